@@ -1,0 +1,3 @@
+"""vitaltrust: how far can a coach trust this health data right now?"""
+
+__version__ = "0.1.0"

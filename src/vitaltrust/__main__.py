@@ -1,0 +1,3 @@
+from vitaltrust.cli import main
+
+main()

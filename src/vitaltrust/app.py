@@ -1,0 +1,88 @@
+"""The FastAPI application: lifespan (pool, migrations, statistics, optional worker) and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from vitaltrust import __version__
+from vitaltrust.config import Settings
+from vitaltrust.db import connect, create_pool, resolve_database_url
+from vitaltrust.errors import install_problem_handlers, problem_response
+from vitaltrust.http import Pool
+from vitaltrust.migrations import migrate, pending
+from vitaltrust.monitoring.stats import StatsRecorder
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, database_url: str | None = None,
+               run_worker: bool = False, run_migrations: bool = True) -> FastAPI:
+    """`serve` runs API + worker + scheduler in one process; `api` runs the API alone."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url or resolve_database_url(settings)
+        app.state.database_url = url
+        if run_migrations:
+            conn = await connect(url)
+            try:
+                await migrate(conn)
+            finally:
+                await conn.close()
+        pool = create_pool(url, settings)
+        await pool.open(wait=True, timeout=30)
+        app.state.pool = pool
+        app.state.stats = StatsRecorder(pool, settings.stats_flush_seconds)
+        app.state.stats.start()
+        worker = None
+        if run_worker:
+            from vitaltrust.queue.service import start_worker
+
+            worker = await start_worker(url, pool, settings, app.state.stats)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            await app.state.stats.stop()
+            await pool.close()
+
+    app = FastAPI(title="vitaltrust", version=__version__, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    install_problem_handlers(app)
+
+    @app.get("/healthz", tags=["system"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["system"], response_model=None)
+    async def readyz(pool: Pool) -> JSONResponse | dict[str, str]:
+        try:
+            async with pool.connection(timeout=5) as conn:
+                missing = await pending(conn)
+        except Exception as exc:
+            return problem_response(503, f"database unreachable: {type(exc).__name__}")
+        if missing:
+            return problem_response(503, "migrations pending: "
+                                    + ", ".join(m.version for m in missing))
+        return {"status": "ready"}
+
+    for router in _domain_routers():
+        app.include_router(router)
+    return app
+
+
+def _domain_routers() -> list[APIRouter]:
+    from vitaltrust.auth.routes import router as auth_router
+    from vitaltrust.confidence.routes import router as confidence_router
+    from vitaltrust.ingest.routes import router as ingest_router
+    from vitaltrust.metrics.routes import router as metrics_router
+    from vitaltrust.monitoring.routes import router as monitoring_router
+
+    return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router]

@@ -1,0 +1,5 @@
+"""HTTP routes of this domain."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

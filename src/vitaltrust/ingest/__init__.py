@@ -1,0 +1,1 @@
+"""Webhook ingestion: the route, signatures, rate limits and provider adapters."""

@@ -1,0 +1,105 @@
+"""Webhook sources (one per provider integration) and provider-account links."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass
+
+from vitaltrust.auth.secrets import token_digest
+from vitaltrust.auth.users import UserError, get_user_by_email
+from vitaltrust.db import Conn, fetch_one
+
+KINDS = ("standard", "junction", "terra", "garmin")
+HMAC_KINDS = frozenset({"standard", "junction", "terra"})
+NAME_SHAPE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Source:
+    source_id: int
+    name: str
+    kind: str
+    signing_key: bytes | None
+    shared_secret_hash: bytes | None
+    garmin_client_id: str | None
+    enabled: bool
+    is_sandbox: bool
+    rate_per_second: float
+    rate_burst: int
+    account_rate_per_second: float
+    account_rate_burst: int
+
+
+SOURCE_COLUMNS_SQL = """
+SELECT source_id, name, kind, signing_key, shared_secret_hash, garmin_client_id, enabled,
+       is_sandbox, rate_per_second, rate_burst, account_rate_per_second, account_rate_burst
+FROM webhook_sources WHERE name = %s
+"""
+INSERT_SOURCE = """
+INSERT INTO webhook_sources (name, kind, signing_key, shared_secret_hash, garmin_client_id,
+                             is_sandbox, rate_per_second, rate_burst,
+                             account_rate_per_second, account_rate_burst)
+VALUES (%(name)s, %(kind)s, %(signing_key)s, %(shared_secret_hash)s, %(garmin_client_id)s,
+        %(is_sandbox)s, %(rate_per_second)s, %(rate_burst)s,
+        %(account_rate_per_second)s, %(account_rate_burst)s)
+ON CONFLICT (name) DO NOTHING
+RETURNING source_id
+"""
+LINK_ACCOUNT = """
+INSERT INTO source_accounts (source_id, external_user_id, user_id) VALUES (%s, %s, %s)
+ON CONFLICT (source_id, external_user_id) DO UPDATE SET user_id = EXCLUDED.user_id
+"""
+
+
+def new_secret(kind: str) -> tuple[str, bytes | None, bytes | None]:
+    """(secret shown once, signing key to store, shared-secret digest to store)."""
+    if kind in ("standard", "junction"):
+        raw = secrets.token_bytes(24)
+        return "whsec_" + base64.b64encode(raw).decode(), raw, None
+    if kind == "terra":
+        secret = secrets.token_hex(24)
+        return secret, secret.encode(), None
+    if kind == "garmin":
+        secret = secrets.token_urlsafe(32)
+        return secret, None, token_digest(secret)
+    raise UserError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+
+
+async def get_source(conn: Conn, name: str) -> Source | None:
+    return await fetch_one(conn, SOURCE_COLUMNS_SQL, (name,), Source)
+
+
+async def create_source(conn: Conn, name: str, kind: str, *, garmin_client_id: str | None = None,
+                        is_sandbox: bool = False, rate_per_second: float = 200,
+                        rate_burst: int = 400, account_rate_per_second: float = 20,
+                        account_rate_burst: int = 60) -> tuple[Source, str]:
+    """Create a source and return it with its secret, which is shown only this once."""
+    if not NAME_SHAPE.match(name):
+        raise UserError(f"source name {name!r} must be lower-case letters, digits, '-' or '_'")
+    secret, signing_key, shared_hash = new_secret(kind)
+    row = await (await conn.execute(INSERT_SOURCE, {
+        "name": name, "kind": kind, "signing_key": signing_key,
+        "shared_secret_hash": shared_hash, "garmin_client_id": garmin_client_id,
+        "is_sandbox": is_sandbox, "rate_per_second": rate_per_second, "rate_burst": rate_burst,
+        "account_rate_per_second": account_rate_per_second,
+        "account_rate_burst": account_rate_burst,
+    })).fetchone()
+    if row is None:
+        raise UserError(f"a source named {name!r} already exists")
+    source = await get_source(conn, name)
+    assert source is not None
+    return source, secret
+
+
+async def link_account(conn: Conn, *, source_name: str, external_user_id: str, email: str) -> None:
+    source = await get_source(conn, source_name)
+    if source is None:
+        raise UserError(f"no source named {source_name!r}")
+    user = await get_user_by_email(conn, email)
+    if user is None:
+        raise UserError(f"no user with e-mail {email}")
+    if not external_user_id:
+        raise UserError("the external id must not be empty")
+    await conn.execute(LINK_ACCOUNT, (source.source_id, external_user_id, user.user_id))

@@ -1,0 +1,1 @@
+"""Views' API, dashboard data, Prometheus metrics and the admin page."""

@@ -1,0 +1,153 @@
+"""Cheap statistics for the hot paths: count in memory, add to per-minute rollups in batches.
+
+Ingestion and the worker call `record_call` / `record_webhook` (no I/O); a background task
+flushes every `stats_flush_seconds` with one statement per rollup table. A SIGKILL loses
+at most one flush interval of statistics, never a delivery or a job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from psycopg_pool import AsyncConnectionPool
+
+from vitaltrust.db import Conn
+
+log = logging.getLogger(__name__)
+
+# Keep in step with function_duration_bounds_ms() in 0004_operations.sql.
+DURATION_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000)
+WEBHOOK_FIELDS = ("received", "duplicates", "rejected", "rate_limited", "processed",
+                  "unmatched", "failed")
+
+FLUSH_FUNCTION_STATS = """
+INSERT INTO function_stats_minute AS t
+    (function_name, bucket, invocations, errors, items, total_ms, max_ms, hist)
+SELECT function_name, bucket, invocations, errors, items, total_ms, max_ms, hist
+FROM jsonb_to_recordset(%s::jsonb) AS r(function_name text, bucket timestamptz,
+     invocations bigint, errors bigint, items bigint, total_ms float8, max_ms float8,
+     hist bigint[])
+ON CONFLICT (function_name, bucket) DO UPDATE SET
+    invocations = t.invocations + EXCLUDED.invocations,
+    errors = t.errors + EXCLUDED.errors,
+    items = t.items + EXCLUDED.items,
+    total_ms = t.total_ms + EXCLUDED.total_ms,
+    max_ms = greatest(t.max_ms, EXCLUDED.max_ms),
+    hist = ARRAY(SELECT coalesce(a, 0) + coalesce(b, 0)
+                 FROM unnest(t.hist, EXCLUDED.hist) WITH ORDINALITY AS u(a, b, i) ORDER BY i)
+"""
+FLUSH_WEBHOOK_STATS = """
+INSERT INTO webhook_stats_minute AS t
+    (source_id, bucket, received, duplicates, rejected, rate_limited, processed, unmatched,
+     failed, processing_ms)
+SELECT source_id, bucket, received, duplicates, rejected, rate_limited, processed, unmatched,
+       failed, processing_ms
+FROM jsonb_to_recordset(%s::jsonb) AS r(source_id int, bucket timestamptz, received bigint,
+     duplicates bigint, rejected bigint, rate_limited bigint, processed bigint,
+     unmatched bigint, failed bigint, processing_ms float8)
+ON CONFLICT (source_id, bucket) DO UPDATE SET
+    received = t.received + EXCLUDED.received,
+    duplicates = t.duplicates + EXCLUDED.duplicates,
+    rejected = t.rejected + EXCLUDED.rejected,
+    rate_limited = t.rate_limited + EXCLUDED.rate_limited,
+    processed = t.processed + EXCLUDED.processed,
+    unmatched = t.unmatched + EXCLUDED.unmatched,
+    failed = t.failed + EXCLUDED.failed,
+    processing_ms = t.processing_ms + EXCLUDED.processing_ms
+"""
+
+
+def _minute(now: datetime | None = None) -> str:
+    return (now or datetime.now(UTC)).replace(second=0, microsecond=0).isoformat()
+
+
+@dataclass
+class _Calls:
+    invocations: int = 0
+    errors: int = 0
+    items: int = 0
+    total_ms: float = 0.0
+    max_ms: float = 0.0
+    hist: list[int] = field(default_factory=lambda: [0] * (len(DURATION_BOUNDS_MS) + 1))
+
+
+class StatsRecorder:
+    def __init__(self, pool: AsyncConnectionPool[Conn] | None, flush_seconds: float = 1.0) -> None:
+        self._pool = pool
+        self._flush_seconds = flush_seconds
+        self._calls: dict[tuple[str, str], _Calls] = defaultdict(_Calls)
+        self._webhooks: dict[tuple[int, str], dict[str, float]] = defaultdict(
+            lambda: dict.fromkeys((*WEBHOOK_FIELDS, "processing_ms"), 0.0))
+        self._task: asyncio.Task[None] | None = None
+
+    def record_call(self, function_name: str, duration_ms: float, *, ok: bool = True,
+                    items: int = 1) -> None:
+        c = self._calls[(function_name, _minute())]
+        c.invocations += 1
+        c.errors += 0 if ok else 1
+        c.items += items
+        c.total_ms += duration_ms
+        c.max_ms = max(c.max_ms, duration_ms)
+        c.hist[bisect.bisect_left(DURATION_BOUNDS_MS, duration_ms)] += 1
+
+    def record_webhook(self, source_id: int, outcome: str, count: int = 1,
+                       processing_ms: float = 0.0) -> None:
+        if outcome not in WEBHOOK_FIELDS:
+            raise ValueError(f"unknown webhook outcome {outcome!r}")
+        w = self._webhooks[(source_id, _minute())]
+        w[outcome] += count
+        w["processing_ms"] += processing_ms
+
+    def _drain(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+        calls, self._calls = self._calls, defaultdict(_Calls)
+        hooks, self._webhooks = self._webhooks, defaultdict(
+            lambda: dict.fromkeys((*WEBHOOK_FIELDS, "processing_ms"), 0.0))
+        call_rows: list[dict[str, object]] = [
+            {"function_name": f, "bucket": b, "invocations": c.invocations, "errors": c.errors,
+             "items": c.items, "total_ms": c.total_ms, "max_ms": c.max_ms, "hist": c.hist}
+            for (f, b), c in calls.items()]
+        hook_rows: list[dict[str, object]] = [
+            {"source_id": s, "bucket": b, **{k: v for k, v in w.items()}}
+            for (s, b), w in hooks.items()]
+        return call_rows, hook_rows
+
+    async def flush_to(self, conn: Conn) -> None:
+        call_rows, hook_rows = self._drain()
+        if call_rows:
+            await conn.execute(FLUSH_FUNCTION_STATS, (json.dumps(call_rows),))
+        if hook_rows:
+            await conn.execute(FLUSH_WEBHOOK_STATS, (json.dumps(hook_rows),))
+
+    async def flush(self) -> None:
+        if self._pool is None or (not self._calls and not self._webhooks):
+            return
+        async with self._pool.connection() as conn:
+            await self.flush_to(conn)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            try:
+                await self.flush()
+            except Exception:  # statistics must never take the service down
+                log.warning("statistics flush failed; will retry", exc_info=True)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="stats-flush")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.flush()

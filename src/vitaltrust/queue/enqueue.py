@@ -1,0 +1,75 @@
+"""Enqueue jobs inside the caller's transaction: a job exists iff the write causing it does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from vitaltrust.db import Conn
+
+JOB_CHANNEL = "vitaltrust_jobs"
+
+INSERT_JOB = """
+INSERT INTO background_jobs
+    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+VALUES (%(job_type)s, %(payload)s, %(priority)s, coalesce(%(run_at)s, now()), %(dedupe_key)s,
+        %(max_attempts)s, %(is_sandbox)s)
+ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
+RETURNING id
+"""
+INSERT_JOBS_BULK = """
+INSERT INTO background_jobs
+    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+SELECT t.job_type, t.payload, t.priority, coalesce(t.run_at, now()), t.dedupe_key,
+       t.max_attempts, t.is_sandbox
+FROM unnest(%s::text[], %s::jsonb[], %s::smallint[], %s::timestamptz[], %s::text[],
+            %s::int[], %s::bool[])
+     AS t(job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
+RETURNING id
+"""
+# Wakes idle workers; delivered only when the enqueuing transaction commits.
+NOTIFY = "SELECT pg_notify('vitaltrust_jobs', %s)"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    job_type: str
+    payload: dict[str, Any]
+    priority: int = 0
+    run_at: datetime | None = None
+    dedupe_key: str | None = None
+    max_attempts: int = 5
+    is_sandbox: bool = False
+
+
+async def enqueue(conn: Conn, job_type: str, payload: dict[str, Any], *, priority: int = 0,
+                  run_at: datetime | None = None, dedupe_key: str | None = None,
+                  max_attempts: int = 5, is_sandbox: bool = False,
+                  notify: bool = True) -> int | None:
+    """Insert one job; returns its id, or None when a pending job has the same dedupe_key."""
+    row = await (await conn.execute(INSERT_JOB, {
+        "job_type": job_type, "payload": json.dumps(payload), "priority": priority,
+        "run_at": run_at, "dedupe_key": dedupe_key, "max_attempts": max_attempts,
+        "is_sandbox": is_sandbox,
+    })).fetchone()
+    if row is not None and notify and run_at is None:
+        await conn.execute(NOTIFY, (job_type,))
+    return None if row is None else int(row["id"])
+
+
+async def enqueue_many(conn: Conn, jobs: Sequence[NewJob], *, notify: bool = True) -> list[int]:
+    """Insert many jobs in one statement; deduplicated ones are skipped. Returns new ids."""
+    if not jobs:
+        return []
+    rows = await (await conn.execute(INSERT_JOBS_BULK, (
+        [j.job_type for j in jobs], [json.dumps(j.payload) for j in jobs],
+        [j.priority for j in jobs], [j.run_at for j in jobs], [j.dedupe_key for j in jobs],
+        [j.max_attempts for j in jobs], [j.is_sandbox for j in jobs],
+    ))).fetchall()
+    if rows and notify:
+        await conn.execute(NOTIFY, ("bulk",))
+    return [int(r["id"]) for r in rows]
