@@ -1,0 +1,68 @@
+"""Job handlers by job type.
+
+A handler is `async def handle(conn, job) -> None`. The job runner (the edge) opens a
+transaction on `conn`, calls the handler, and commits; raising fails the attempt and
+rolls back everything the handler wrote. Handlers must be idempotent: a job whose
+worker died after the commit but before its completion was recorded runs again.
+
+Domains register handlers in their own `jobs.py` with `@job_handler("type")`;
+`load_handlers()` imports every such module.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from vitaltrust.db import Conn
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    job_type: str
+    payload: dict[str, Any]
+    attempts: int  # attempts already made before this run
+    max_attempts: int
+    created_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[Conn, Job], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class HandlerSpec:
+    job_type: str
+    handler: Handler
+    timeout_seconds: float | None
+
+
+_HANDLERS: dict[str, HandlerSpec] = {}
+HANDLER_MODULES = ("vitaltrust.ingest.jobs", "vitaltrust.confidence.jobs", "vitaltrust.queue.jobs")
+
+
+def job_handler(job_type: str, *, timeout_seconds: float | None = None
+                ) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[job_type] = HandlerSpec(job_type, fn, timeout_seconds)
+        return fn
+
+    return register
+
+
+def get_handler(job_type: str) -> HandlerSpec | None:
+    return _HANDLERS.get(job_type)
+
+
+def load_handlers() -> dict[str, HandlerSpec]:
+    for name in HANDLER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return dict(_HANDLERS)
