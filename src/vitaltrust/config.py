@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # "auto": Secure cookies when the request came over HTTPS.
     secure_cookies: Literal["auto", "always", "never"] = "auto"
     session_ttl_hours: int = Field(default=12, ge=1)
+    # failed logins allowed per e-mail / per client IP (IPv6: per /64) in each window
+    login_max_failures: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
 
     # --- ingestion ------------------------------------------------------------------
     rate_limit_enabled: bool = True
