@@ -1,5 +1,148 @@
-"""HTTP routes of this domain."""
+"""`POST /webhooks/{source}`: authenticate, limit, store durably, answer. Nothing more.
 
-from fastapi import APIRouter
+Order: source (404) → size (413) → signature (401) → content type / JSON (415 / 400)
+→ rate limit (429) → one shared commit of the event and its job → 202 (or 200 for a
+duplicate, 409 for a different body under a known event id). Samples are parsed later,
+by the webhook_processing job.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from vitaltrust.config import Settings
+from vitaltrust.errors import Problem
+from vitaltrust.ingest.envelope import account_of, event_type
+from vitaltrust.ingest.events import Delivery, EventWriter
+from vitaltrust.ingest.ratelimit import RateCheck, RateLimiter
+from vitaltrust.ingest.signatures import SignatureError, verify
+from vitaltrust.ingest.source_cache import SourceCache
+from vitaltrust.ingest.sources import Source
+from vitaltrust.monitoring.stats import StatsRecorder
+
+router = APIRouter(tags=["webhooks"])
+
+MAX_EVENT_ID_LEN = 255
+JSON_TYPES = ("application/json", "text/json")
+
+
+class IngestRuntime:
+    """Per-process helpers of the ingestion path (created on first use)."""
+
+    def __init__(self, app: FastAPI) -> None:
+        pool = app.state.pool
+        self.sources = SourceCache(pool)
+        self.writer = EventWriter(pool)
+        self.limiter = RateLimiter(pool)
+
+
+def runtime(app: FastAPI) -> IngestRuntime:
+    rt: IngestRuntime | None = getattr(app.state, "ingest", None)
+    if rt is None:
+        rt = app.state.ingest = IngestRuntime(app)
+    return rt
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) as soon as it exceeds `limit`, never buffering more."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, f"the body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"the body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(content_type: str | None, body: bytes) -> dict[str, Any]:
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media and media not in JSON_TYPES and not media.endswith("+json"):
+        raise Problem(415, f"expected a JSON body, got content type {media!r}")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem(400, "the body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise Problem(400, "the body must be a JSON object")
+    return payload
+
+
+async def _accept(request: Request, name: str, settings: Settings, stats: StatsRecorder,
+                  rt: IngestRuntime) -> tuple[Source | None, JSONResponse]:
+    source = await rt.sources.get(name)
+    if source is None or not source.enabled or source.kind == "manual":
+        raise Problem(404, f"no webhook source named {name!r}")
+    try:
+        body = await read_limited(request, settings.max_body_bytes)
+        headers = request.headers
+        try:
+            provider_id = verify(source.kind, headers, body, signing_key=source.signing_key,
+                                 shared_secret_hash=source.shared_secret_hash,
+                                 garmin_client_id=source.garmin_client_id, now=time.time(),
+                                 tolerance=settings.webhook_tolerance_seconds)
+        except SignatureError as exc:
+            raise Problem(401, f"signature check failed: {exc}") from None
+        content_type = headers.get("content-type")
+        payload = parse_json(content_type, body)
+        if provider_id is not None and len(provider_id) > MAX_EVENT_ID_LEN:
+            raise Problem(400, f"the event id is longer than {MAX_EVENT_ID_LEN} characters")
+        if settings.rate_limit_enabled:
+            decision = await rt.limiter.check(
+                RateCheck.for_source(source, account_of(source.kind, payload)))
+            if not decision.allowed:
+                retry = max(1, int(decision.retry_after + 0.999))
+                stats.record_webhook(source.source_id, "rate_limited")
+                raise Problem(429, f"rate limit exceeded; retry in {retry} s",
+                              headers={"Retry-After": str(retry), **decision.headers})
+        digest = hashlib.sha256(body).digest()
+        delivery = Delivery(source.source_id, provider_id or digest.hex(), digest, body,
+                            content_type, event_type(source.kind, payload), source.is_sandbox)
+        try:
+            stored = await rt.writer.store(delivery)
+        except (psycopg.Error, psycopg_pool.PoolTimeout):
+            raise Problem(503, "the database is unavailable; retry later",
+                          headers={"Retry-After": "5"}) from None
+    except Problem as exc:
+        if exc.status != 429:
+            stats.record_webhook(source.source_id, "rejected")
+        raise
+    if stored.outcome == "conflict":
+        stats.record_webhook(source.source_id, "rejected")
+        raise Problem(409, f"event id {delivery.event_id!r} was already received with a "
+                      "different body", webhook_event_id=stored.webhook_event_id)
+    if stored.outcome == "duplicate":
+        stats.record_webhook(source.source_id, "duplicates")
+        return source, JSONResponse({"duplicate": True, "webhook_event_id": stored.webhook_event_id,
+                                     "event_id": delivery.event_id}, status_code=200)
+    stats.record_webhook(source.source_id, "received")
+    return source, JSONResponse({"webhook_event_id": stored.webhook_event_id,
+                                 "event_id": delivery.event_id}, status_code=202)
+
+
+@router.post("/webhooks/{source}", status_code=202, response_model=None,
+             responses={200: {"description": "duplicate delivery"}, 401: {}, 404: {}, 409: {},
+                        413: {}, 415: {}, 429: {}})
+async def receive_webhook(source: str, request: Request) -> JSONResponse:
+    """Receive one provider delivery (the signature is the authentication)."""
+    started = time.perf_counter()
+    stats: StatsRecorder = request.app.state.stats
+    ok = False
+    try:
+        _, response = await _accept(request, source, request.app.state.settings, stats,
+                                    runtime(request.app))
+        ok = True
+        return response
+    finally:
+        stats.record_call("webhook-ingest", (time.perf_counter() - started) * 1000, ok=ok)
