@@ -45,6 +45,8 @@ class Settings(BaseSettings):
 
     # --- queue ----------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, ge=1)
+    # jobs claimed at once per concurrent slot; their completions commit together
+    worker_batch_size: int = Field(default=20, ge=1)
     job_lease_seconds: int = Field(default=60, ge=5)
     job_timeout_seconds: int = Field(default=300, ge=1)
     poll_interval_seconds: float = Field(default=2.0, gt=0)
