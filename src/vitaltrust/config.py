@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
 
+    # --- monitoring -----------------------------------------------------------------
+    # GET /metrics: admins always; a Prometheus scraper may send this as its bearer token
+    metrics_token: str | None = None
+    metrics_cache_seconds: float = Field(default=5.0, ge=0)
+
     # --- retention ------------------------------------------------------------------
     job_retention_days: int = Field(default=7, ge=1)
     log_retention_days: int = Field(default=30, ge=1)
