@@ -1,0 +1,1 @@
+"""Operator tools: `vitaltrust doctor` (the troubleshooting list) and `vitaltrust logs`."""

@@ -1,0 +1,199 @@
+"""`vitaltrust doctor`: measure each item of the troubleshooting list, then judge it.
+
+The doctor only reads: its connection is read-only and never migrates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from vitaltrust.db import Conn
+from vitaltrust.migrations import applied_versions, available
+from vitaltrust.ops.judges import (
+    Check,
+    FailedType,
+    Thresholds,
+    judge_admin,
+    judge_backlog,
+    judge_confidence_cache,
+    judge_database,
+    judge_failed_jobs,
+    judge_leader,
+    judge_stalled_leases,
+    judge_webhooks,
+    judge_worker_alive,
+    skipped,
+)
+
+# A registration is live until 3 of its heartbeats are missed (each row carries its period).
+LIVE_WORKERS = """
+SELECT count(*)::int AS live,
+       (array_agg(worker_id || ' (' || host || ' pid ' || pid || ')' ORDER BY started_at)
+            FILTER (WHERE is_leader))[1] AS leader
+FROM workers
+WHERE last_seen_at > now() - make_interval(secs => 3 * heartbeat_seconds)
+"""
+# Waiting time counts from run_at: a job backing off after a failure is not "waiting".
+BACKLOG = """
+SELECT count(*)::int AS pending,
+       count(*) FILTER (WHERE run_at <= now())::int AS runnable,
+       extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now()))::float8
+           AS oldest_wait_seconds
+FROM background_jobs WHERE status = 'pending'
+"""
+FAILED_BY_TYPE = """
+SELECT j.job_type, count(*)::int AS failed,
+       (SELECT array_agg(coalesce(e.last_error, '(no error recorded)') ORDER BY e.failed_at DESC NULLS LAST)
+        FROM (SELECT last_error, failed_at FROM background_jobs f
+              WHERE f.status = 'failed' AND f.job_type = j.job_type
+              ORDER BY f.failed_at DESC NULLS LAST LIMIT %(latest)s) e) AS latest_errors
+FROM background_jobs j WHERE j.status = 'failed'
+GROUP BY j.job_type ORDER BY count(*) DESC
+"""
+# A cache row is stale when a sample arrived after it was computed, or a later measurement
+# exists than the one it saw; a (user, metric) with samples and no row is missing. Either
+# is a fault only when no confidence job (pending or running) is on its way to fix it.
+# Queued jobs are matched by payload: a requeued job may have lost its dedupe key.
+CONFIDENCE_CACHE = """
+WITH per_series AS (
+    SELECT s.user_id, s.metric, max(s.measured_at) AS last_measured, max(s.received_at) AS last_received
+    FROM metric_samples s GROUP BY s.user_id, s.metric
+), queued AS (
+    SELECT DISTINCT j.payload ->> 'user_id' AS user_id, j.payload ->> 'metric' AS metric
+    FROM background_jobs j
+    WHERE j.job_type = 'confidence_calculation' AND j.status IN ('pending', 'processing')
+), judged AS (
+    SELECT p.user_id, p.metric, c.user_id IS NULL AS missing
+    FROM per_series p
+    LEFT JOIN metric_confidence_cache c ON c.user_id = p.user_id AND c.metric = p.metric
+    LEFT JOIN queued q ON q.user_id = p.user_id::text AND q.metric = p.metric
+    WHERE q.user_id IS NULL
+      AND (c.user_id IS NULL
+           OR p.last_received > c.computed_at
+           OR p.last_measured > c.last_sample_at AND p.last_measured <= c.computed_at)
+)
+SELECT count(*) FILTER (WHERE NOT missing)::int AS stale,
+       count(*) FILTER (WHERE missing)::int AS missing,
+       (array_agg('user ' || user_id || ' ' || metric || CASE WHEN missing THEN ' (no cache row)'
+                  ELSE ' (stale)' END ORDER BY user_id, metric))[1:3] AS examples
+FROM judged
+"""
+WEBHOOKS_24H = """
+SELECT coalesce(sum(w.received), 0)::bigint AS received,
+       coalesce(sum(w.processed), 0)::bigint AS processed,
+       coalesce(sum(w.failed), 0)::bigint AS failed,
+       coalesce(sum(w.unmatched), 0)::bigint AS unmatched,
+       coalesce(sum(w.rejected + w.rate_limited), 0)::bigint AS rejected
+FROM webhook_stats_minute w JOIN webhook_sources s USING (source_id)
+WHERE w.bucket >= now() - interval '24 hours' AND NOT s.is_sandbox
+"""
+STALLED_LEASES = """
+SELECT count(*)::int AS stalled,
+       extract(epoch FROM now() - min(locked_until))::float8 AS oldest_expired_seconds
+FROM background_jobs WHERE status = 'processing' AND locked_until < now()
+"""
+ACTIVE_ADMINS = "SELECT count(*)::int AS admins FROM users WHERE role = 'admin' AND disabled_at IS NULL"
+
+LATEST_ERRORS_PER_TYPE = 3
+CHECK_NAMES = ("database reachable, migrations current", "a worker is alive",
+               "a scheduler leader exists", "pending jobs under thresholds", "failed jobs",
+               "confidence cache no older than its samples", "webhook success rate (24 h)",
+               "no stalled leases", "an admin user exists")
+
+
+async def _one(conn: Conn, query: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    row = await (await conn.execute(query, params)).fetchone()
+    assert row is not None  # aggregate queries always return a row
+    return row
+
+
+async def check_database(conn: Conn) -> Check:
+    done = await applied_versions(conn)
+    known = {m.version for m in available()}
+    return judge_database(None, [m.version for m in available() if m.version not in done],
+                          sorted(set(done) - known))
+
+
+async def check_workers(conn: Conn) -> list[Check]:
+    w = await _one(conn, LIVE_WORKERS)
+    b = await _one(conn, BACKLOG)
+    return [judge_worker_alive(w["live"], b["runnable"]), judge_leader(w["leader"], w["live"])]
+
+
+async def check_backlog(conn: Conn, t: Thresholds) -> Check:
+    b = await _one(conn, BACKLOG)
+    return judge_backlog(b["pending"], b["oldest_wait_seconds"], t)
+
+
+async def check_failed(conn: Conn) -> Check:
+    rows = await (await conn.execute(FAILED_BY_TYPE, {"latest": LATEST_ERRORS_PER_TYPE})).fetchall()
+    return judge_failed_jobs([FailedType(r["job_type"], r["failed"], r["latest_errors"] or [])
+                              for r in rows])
+
+
+async def check_confidence(conn: Conn) -> Check:
+    r = await _one(conn, CONFIDENCE_CACHE)
+    return judge_confidence_cache(r["stale"], r["missing"], r["examples"] or [])
+
+
+async def check_webhooks(conn: Conn, t: Thresholds) -> Check:
+    r = await _one(conn, WEBHOOKS_24H)
+    return judge_webhooks(r["received"], r["processed"], r["failed"], r["unmatched"], r["rejected"], t)
+
+
+async def check_leases(conn: Conn, t: Thresholds) -> Check:
+    r = await _one(conn, STALLED_LEASES)
+    return judge_stalled_leases(r["stalled"], r["oldest_expired_seconds"], t)
+
+
+async def check_admin(conn: Conn) -> Check:
+    return judge_admin((await _one(conn, ACTIVE_ADMINS))["admins"])
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+async def _measured(names: tuple[str, ...], measure: Callable[[], Awaitable[Check | list[Check]]]
+                    ) -> list[Check]:
+    """A check whose query fails is a fail line naming the error, and the others still run."""
+    try:
+        got = await measure()
+    except psycopg.Error as exc:
+        return [Check(n, "fail", f"could not measure: {_first_line(exc)}",
+                      "vitaltrust migrate; then rerun vitaltrust doctor") for n in names]
+    return got if isinstance(got, list) else [got]
+
+
+async def run_checks(conn: Conn, t: Thresholds) -> list[Check]:
+    checks = await _measured(CHECK_NAMES[:1], lambda: check_database(conn))
+    checks += await _measured(CHECK_NAMES[1:3], lambda: check_workers(conn))
+    checks += await _measured(CHECK_NAMES[3:4], lambda: check_backlog(conn, t))
+    checks += await _measured(CHECK_NAMES[4:5], lambda: check_failed(conn))
+    checks += await _measured(CHECK_NAMES[5:6], lambda: check_confidence(conn))
+    checks += await _measured(CHECK_NAMES[6:7], lambda: check_webhooks(conn, t))
+    checks += await _measured(CHECK_NAMES[7:8], lambda: check_leases(conn, t))
+    checks += await _measured(CHECK_NAMES[8:9], lambda: check_admin(conn))
+    return checks
+
+
+async def diagnose(url: str, t: Thresholds, *, connect_timeout: int = 5) -> list[Check]:
+    """Every check against the database at `url`; unreachable is one fail line, not a traceback."""
+    try:
+        conn = await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row,
+                                             connect_timeout=connect_timeout)
+    except psycopg.Error as exc:
+        return [judge_database(_first_line(exc), [], []),
+                *skipped(CHECK_NAMES[1:], "not measured: the database is unreachable")]
+    try:
+        await conn.execute("SET default_transaction_read_only = on")
+        await conn.execute("SET statement_timeout = '60s'")
+        return await run_checks(conn, t)
+    finally:
+        await conn.close()

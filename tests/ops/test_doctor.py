@@ -1,0 +1,163 @@
+"""The doctor's measurements against a real database, and the command's output and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import make_user
+from tests.support.cli import run_cli
+from vitaltrust.db import Conn
+from vitaltrust.ops.doctor import CHECK_NAMES, run_checks
+from vitaltrust.ops.judges import Check, Thresholds
+
+ADD_JOB = """
+INSERT INTO background_jobs (job_type, payload, status, run_at, attempts, last_error,
+                             locked_by, locked_until, failed_at)
+VALUES (%s, %s, %s, now() + %s * interval '1 second', %s, %s, %s,
+        CASE WHEN %s = 'processing' THEN now() + %s * interval '1 second' END,
+        CASE WHEN %s = 'failed' THEN now() END)
+"""
+ADD_SAMPLE = """
+INSERT INTO metric_samples (user_id, metric, source_id, measured_at, local_date, value, received_at)
+VALUES (%s, 'weight', 1, now() - %s * interval '1 hour', current_date, 80, now() - %s * interval '1 hour')
+"""
+ADD_CACHE = """
+INSERT INTO metric_confidence_cache (user_id, metric, score, level, components, explanation,
+    sample_count, last_sample_at, computed_at, model_version)
+VALUES (%s, 'weight', 90, 'excellent', '{}', '{}', 1, now() - %s * interval '1 hour',
+        now() - %s * interval '1 hour', 'test')
+"""
+
+
+async def add_job(conn: Conn, job_type: str = "confidence_calculation", *, status: str = "pending",
+                  payload: str = "{}", run_in: float = -1, attempts: int = 0, error: str | None = None,
+                  lease_in: float = 60) -> None:
+    await conn.execute(ADD_JOB, (job_type, payload, status, run_in, attempts, error,
+                                 "w-test" if status != "pending" else None,
+                                 status, lease_in, status))
+
+
+async def checks_by_name(conn: Conn, t: Thresholds | None = None) -> dict[str, Check]:
+    checks = await run_checks(conn, t or Thresholds())
+    assert [c.name for c in checks] == list(CHECK_NAMES)
+    return {c.name: c for c in checks}
+
+
+async def test_pending_jobs_and_no_worker_fail_worker_alive(conn: Conn) -> None:
+    await add_job(conn)
+    await add_job(conn, run_in=3600)  # backing off: not waiting yet
+    c = await checks_by_name(conn)
+    assert c["a worker is alive"].status == "fail"
+    assert c["a worker is alive"].data == {"live_workers": 0, "runnable_pending": 1}
+    assert c["a scheduler leader exists"].status == "warn"
+    assert c["pending jobs under thresholds"].status == "pass"
+    assert c["pending jobs under thresholds"].data["pending"] == 2
+
+
+async def test_old_runnable_job_fails_backlog_and_many_pending_warn(conn: Conn) -> None:
+    await add_job(conn, run_in=-600)
+    c = await checks_by_name(conn)
+    assert c["pending jobs under thresholds"].status == "fail"
+    assert c["pending jobs under thresholds"].data["oldest_wait_seconds"] >= 600
+    relaxed = await checks_by_name(conn, Thresholds(max_pending_age_seconds=3600, max_pending=1))
+    assert relaxed["pending jobs under thresholds"].status == "warn"
+
+
+async def test_failed_jobs_by_type_with_latest_errors(conn: Conn) -> None:
+    for i in range(4):
+        await add_job(conn, "webhook_processing", status="failed", attempts=5, error=f"bad body {i}")
+    await add_job(conn, status="failed", attempts=5, error="no catalog entry")
+    c = (await checks_by_name(conn))["failed jobs"]
+    assert c.status == "warn"
+    assert c.value == "webhook_processing 4, confidence_calculation 1"
+    by_type = {t["job_type"]: t for t in c.data["by_type"]}
+    assert len(by_type["webhook_processing"]["latest_errors"]) == 3
+    assert by_type["confidence_calculation"]["latest_errors"] == ["no catalog entry"]
+
+
+async def test_stalled_leases(conn: Conn) -> None:
+    await add_job(conn, status="processing", lease_in=60)  # healthy lease
+    assert (await checks_by_name(conn))["no stalled leases"].status == "pass"
+    await add_job(conn, status="processing", lease_in=-30)
+    assert (await checks_by_name(conn))["no stalled leases"].status == "warn"
+    await add_job(conn, status="processing", lease_in=-600)
+    c = (await checks_by_name(conn))["no stalled leases"]
+    assert c.status == "fail" and c.data["stalled"] == 2
+
+
+async def test_confidence_cache_stale_missing_and_queued(conn: Conn) -> None:
+    name = "confidence cache no older than its samples"
+    current, stale, missing = [await make_user(conn, "client") for _ in range(3)]
+    for user in (current, stale, missing):
+        await conn.execute(ADD_SAMPLE, (user.user_id, 2, 2))
+    await conn.execute(ADD_CACHE, (current.user_id, 2, 1))  # computed after its sample arrived
+    await conn.execute(ADD_CACHE, (stale.user_id, 3, 3))  # computed before it
+    c = (await checks_by_name(conn))[name]
+    assert c.status == "fail"
+    assert (c.data["stale"], c.data["missing"]) == (1, 1)
+    assert f"user {stale.user_id} weight (stale)" in c.data["examples"]
+    # a queued job (even one that lost its dedupe key on requeue) is the fix on its way
+    for user in (stale, missing):
+        await add_job(conn, payload=json.dumps({"user_id": user.user_id, "metric": "weight"}))
+    assert (await checks_by_name(conn))[name].status == "pass"
+
+
+async def test_webhook_success_rate_ignores_sandbox_sources(conn: Conn) -> None:
+    await conn.execute("INSERT INTO webhook_sources (name, kind, is_sandbox) VALUES ('sb', 'manual', true)")
+    await conn.execute("""
+        INSERT INTO webhook_stats_minute (source_id, bucket, received, processed, failed)
+        SELECT source_id, date_trunc('minute', now()), 100, CASE WHEN is_sandbox THEN 0 ELSE 90 END,
+               CASE WHEN is_sandbox THEN 100 ELSE 10 END
+        FROM webhook_sources""")
+    await conn.execute("""
+        INSERT INTO webhook_stats_minute (source_id, bucket, received, failed)
+        VALUES (1, now() - interval '2 days', 1000, 1000)""")  # outside the 24 h window
+    c = (await checks_by_name(conn))["webhook success rate (24 h)"]
+    assert c.status == "warn" and c.data["success_pct"] == 90.0
+    assert c.data["received"] == 100
+
+
+async def test_admin_exists(conn: Conn) -> None:
+    assert (await checks_by_name(conn))["an admin user exists"].status == "fail"
+    admin = await make_user(conn, "admin")
+    assert (await checks_by_name(conn))["an admin user exists"].status == "pass"
+    await conn.execute("UPDATE users SET disabled_at = now() WHERE user_id = %s", (admin.user_id,))
+    assert (await checks_by_name(conn))["an admin user exists"].status == "fail"
+
+
+async def test_doctor_json_shape_and_exit_codes(db_url: str, conn: Conn) -> None:
+    await make_user(conn, "admin")
+    healthy = run_cli(db_url, "doctor", "--json")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    doc = json.loads(healthy.stdout)
+    assert doc["status"] == "warn" and doc["ok"] is True  # no worker yet, nothing waiting
+    assert set(doc["thresholds"]) == {"max_pending", "max_pending_age_seconds",
+                                      "min_webhook_success_pct", "lease_grace_seconds"}
+    assert [c["name"] for c in doc["checks"]] == list(CHECK_NAMES)
+    for c in doc["checks"]:
+        assert set(c) == {"name", "status", "value", "fix", "details", "data"}
+        assert c["status"] in {"pass", "warn", "fail"}
+
+    await add_job(conn)
+    sick = run_cli(db_url, "doctor", "--json", "--max-pending-age", "1h")
+    assert sick.returncode == 1
+    statuses = {c["name"]: c["status"] for c in json.loads(sick.stdout)["checks"]}
+    assert statuses["a worker is alive"] == "fail"
+
+    table = run_cli(db_url, "doctor")
+    assert table.returncode == 1
+    assert "a worker is alive" in table.stdout and "FAIL" in table.stdout
+    assert "vitaltrust worker" in table.stdout
+
+    bad = run_cli(db_url, "doctor", "--max-pending-age", "soon")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--max-pending-age" in bad.stderr
+
+
+def test_unreachable_database_is_a_fail_line(db_url: str) -> None:
+    out = run_cli("postgresql://nobody@127.0.0.1:1/none", "doctor")
+    assert out.returncode == 1
+    assert "Traceback" not in out.stdout + out.stderr
+    assert "unreachable" in out.stdout and "FAIL" in out.stdout
+    doc = json.loads(run_cli("postgresql://nobody@127.0.0.1:1/none", "doctor", "--json").stdout)
+    assert doc["checks"][0]["status"] == "fail"
+    assert {c["status"] for c in doc["checks"][1:]} == {"skip"}
