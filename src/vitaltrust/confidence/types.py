@@ -74,6 +74,8 @@ class Confidence:
     resolved: tuple[Sample, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     flagged: Mapping[tuple[int, datetime], frozenset[str]] = field(default_factory=dict)
+    # resolved samples in the window (sample_count counts every sample in it, losers and fails too)
+    valid_sample_count: int = 0
 
     def explanation(self) -> dict[str, Any]:
         """The JSON kept in the cache and returned by the API (CONFIDENCE.md, Explanation)."""

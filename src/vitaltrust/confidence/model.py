@@ -1,0 +1,175 @@
+"""The confidence model v1 (/work/shared/CONFIDENCE.md, docs/confidence.md): a pure function.
+
+    score(samples, spec, now, priority=None) -> Confidence
+
+Only samples measured in the 30-day window ending at `now` are judged. Older samples are
+context: the latest valid one keeps freshness honest when the window is empty. Samples
+measured after `now` are not counted yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from vitaltrust.confidence import components as K
+from vitaltrust.confidence import reasons as R
+from vitaltrust.confidence.resolution import (
+    SampleKey,
+    deduplicate,
+    find_unit_slips,
+    identity,
+    is_hard_fail,
+    resolve,
+)
+from vitaltrust.confidence.types import (
+    MODEL_VERSION,
+    WINDOW_DAYS,
+    Component,
+    Confidence,
+    Conflict,
+    MetricSpec,
+    Sample,
+)
+
+WEIGHTS = {"F": 0.20, "C": 0.25, "P": 0.20, "O": 0.10, "R": 0.15, "A": 0.10}
+NAMES = {"F": "freshness", "C": "completeness", "P": "plausibility", "O": "consistency",
+         "R": "source reliability", "A": "cross-source agreement"}
+IMPLAUSIBLE_CAP = 69.0
+IMPLAUSIBLE_CAP_DAYS = 7
+STALE_CAP = 49.0
+MIN_VALID_SAMPLES = 3
+LEVELS = ((85.0, "excellent"), (70.0, "good"), (50.0, "fair"))
+# Flags the model derives afresh on every run; stale copies on input samples are dropped.
+RECOMPUTED_FLAGS = frozenset({R.RAPID_CHANGE, R.OUTLIER})
+
+
+def level_for(score: float) -> str:
+    for threshold, level in LEVELS:
+        if score >= threshold:
+            return level
+    return "poor"
+
+
+def score(samples: Sequence[Sample], spec: MetricSpec, now: datetime,
+          priority: Sequence[str] | None = None) -> Confidence:
+    """Resolve conflicts, score the six components, apply caps, pick the level."""
+    window_start = now - timedelta(days=WINDOW_DAYS)
+    everything = deduplicate(samples)
+    in_window = [s for s in everything if window_start < s.measured_at <= now]
+    hard: list[Sample] = []
+    candidates: list[Sample] = []
+    for s in in_window:
+        (hard if is_hard_fail(s, spec) else candidates).append(s)
+    slip_refs = find_unit_slips(candidates, spec)
+    valid = [s for s in candidates if identity(s) not in slip_refs]
+    slips = [(s, slip_refs[identity(s)]) for s in candidates if identity(s) in slip_refs]
+    resolved, conflicts = resolve(valid, spec, priority)
+    rapid = K.rapid_changes(resolved, spec)
+
+    last_valid = resolved[-1] if resolved else _latest_valid_before(everything, window_start, spec)
+    recent_cutoff = now - timedelta(days=IMPLAUSIBLE_CAP_DAYS)
+    implausible_cap = IMPLAUSIBLE_CAP if any(s.measured_at > recent_cutoff for s in hard) else None
+
+    freshness, stale_capped = K.freshness(last_valid.measured_at if last_valid else None, now, spec,
+                                          STALE_CAP)
+    consistency, outliers = K.consistency(resolved, spec)
+    parts = {
+        "F": freshness,
+        "C": K.completeness(resolved, now, spec),
+        "P": K.plausibility(len(in_window), hard, slips, rapid, spec, implausible_cap),
+        "O": consistency,
+        "R": K.reliability(resolved, spec),
+        "A": K.agreement(conflicts, spec),
+    }
+    cap = min(100.0, STALE_CAP if stale_capped else 100.0, implausible_cap or 100.0)
+    final_score, built = _combine(parts, cap)
+    insufficient = len(resolved) < MIN_VALID_SAMPLES
+    top = _top_reasons(built)
+    if insufficient:
+        top.insert(0, R.insufficient(spec, len(resolved), MIN_VALID_SAMPLES, WINDOW_DAYS))
+
+    flags = _flags(everything, in_window, spec, {
+        R.IMPLAUSIBLE_VALUE: hard, R.UNIT_SLIP: [s for s, _ in slips],
+        R.RAPID_CHANGE: [later for later, _ in rapid], R.OUTLIER: outliers})
+    return Confidence(
+        score=final_score,
+        level="insufficient" if insufficient else level_for(final_score),
+        components=built,
+        reasons=tuple(top),
+        model_version=MODEL_VERSION,
+        computed_at=now,
+        sample_count=len(in_window),
+        last_sample_at=last_valid.measured_at if last_valid else None,
+        latest_value=last_valid.value if last_valid else None,
+        resolved=tuple(_with_flags(s, flags) for s in resolved),
+        conflicts=tuple(_conflict_with_flags(c, flags) for c in conflicts),
+        flagged=flags,
+        valid_sample_count=len(resolved),
+    )
+
+
+def _combine(parts: dict[str, K.Part], cap: float) -> tuple[float, tuple[Component, ...]]:
+    """Weighted mean over the components that could be judged (weights renormalised)."""
+    total_weight = sum(WEIGHTS[code] for code, part in parts.items() if part.score is not None)
+    raw = sum(WEIGHTS[code] * part.score for code, part in parts.items()
+              if part.score is not None) / total_weight
+    built = []
+    for code, part in parts.items():
+        if part.score is None:
+            built.append(Component(code, NAMES[code], None, 0.0, 0.0, part.reasons))
+            continue
+        weight = WEIGHTS[code] / total_weight
+        built.append(Component(code, NAMES[code], round(part.score, 1), round(weight, 4),
+                               round(weight * (100.0 - part.score), 1), part.reasons))
+    return round(max(0.0, min(raw, cap)), 1), tuple(built)
+
+
+def _top_reasons(built: tuple[Component, ...]) -> list[R.Reason]:
+    """Reasons behind a cap first, then by how many points their component took off."""
+    ordered = sorted(built, key=lambda c: -c.deduction)  # stable: ties keep F C P O R A
+    found = [r for c in ordered for r in c.reasons]
+    return [r for r in found if "capped_at" in r] + [r for r in found if "capped_at" not in r]
+
+
+def _latest_valid_before(everything: list[Sample], window_start: datetime,
+                         spec: MetricSpec) -> Sample | None:
+    for s in reversed(everything):
+        if (s.measured_at <= window_start and not is_hard_fail(s, spec)
+                and R.UNIT_SLIP not in s.flags):
+            return s
+    return None
+
+
+def _flags(everything: list[Sample], in_window: list[Sample], spec: MetricSpec,
+           derived: dict[str, list[Sample]]) -> dict[SampleKey, frozenset[str]]:
+    """Every given sample's flags after this run (absent = none). Samples outside the window
+    keep what they had, plus IMPLAUSIBLE_VALUE when outside the hard limits."""
+    extra: dict[SampleKey, set[str]] = {}
+    for flag, flagged in derived.items():
+        for s in flagged:
+            extra.setdefault(identity(s), set()).add(flag)
+    judged = {identity(s) for s in in_window}
+    result: dict[SampleKey, frozenset[str]] = {}
+    for s in everything:
+        key = identity(s)
+        if key in judged:
+            flags = (s.flags - RECOMPUTED_FLAGS) | extra.get(key, set())
+        elif is_hard_fail(s, spec):
+            flags = s.flags | {R.IMPLAUSIBLE_VALUE}
+        else:
+            flags = s.flags
+        if flags:
+            result[key] = frozenset(flags)
+    return result
+
+
+def _with_flags(sample: Sample, flags: dict[SampleKey, frozenset[str]]) -> Sample:
+    now_flags = flags.get(identity(sample), frozenset())
+    return sample if now_flags == sample.flags else dataclasses.replace(sample, flags=now_flags)
+
+
+def _conflict_with_flags(conflict: Conflict, flags: dict[SampleKey, frozenset[str]]) -> Conflict:
+    return dataclasses.replace(conflict, winner=_with_flags(conflict.winner, flags),
+                               loser=_with_flags(conflict.loser, flags))

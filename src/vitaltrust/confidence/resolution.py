@@ -1,0 +1,164 @@
+"""Conflict resolution before scoring (CONFIDENCE.md): pure and order-independent.
+
+`deduplicate` leaves one sample per (source, measured_at) sorted by that pair, a total order;
+every later step keeps it, so the same set of samples always gives the same winners, losers
+and flags whatever order they came in.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from vitaltrust.confidence.reasons import IMPLAUSIBLE_VALUE, UNIT_SLIP
+from vitaltrust.confidence.types import Conflict, MetricSpec, Sample
+
+LB_PER_KG = 2.2046
+UNIT_SLIP_TOLERANCE = 0.1
+UNIT_SLIP_METRICS = frozenset({"weight"})
+# float noise must not turn "exactly at the tolerance" into a disagreement
+EPSILON = 1e-9
+
+SampleKey = tuple[int, datetime]
+
+
+def identity(sample: Sample) -> SampleKey:
+    """What storage keys a sample by: (source, measured_at)."""
+    return (sample.source_id, sample.measured_at)
+
+
+def _delivery_key(s: Sample) -> tuple[Any, ...]:
+    """Later received wins; the rest only breaks exact ties (NaN made comparable)."""
+    nan = math.isnan(s.value)
+    return (s.received_at, nan, 0.0 if nan else s.value, s.device_type, s.local_date,
+            tuple(sorted(s.flags)), s.source_name)
+
+
+def deduplicate(samples: Iterable[Sample]) -> list[Sample]:
+    """One sample per (source, measured_at), the later delivery replacing the earlier one;
+    sorted by time (after this, (measured_at, source_id) is a total order)."""
+    best: dict[SampleKey, Sample] = {}
+    for s in samples:
+        key = (s.source_id, s.measured_at)
+        current = best.get(key)
+        if current is None or (current is not s and _delivery_key(s) > _delivery_key(current)):
+            best[key] = s
+    return sorted(best.values(), key=time_key)
+
+
+def time_key(s: Sample) -> tuple[datetime, int]:
+    return (s.measured_at, s.source_id)
+
+
+def is_hard_fail(sample: Sample, spec: MetricSpec) -> bool:
+    """Outside the metric's hard limits (NaN included) or flagged so at storage."""
+    value = sample.value
+    return (IMPLAUSIBLE_VALUE in sample.flags or not math.isfinite(value)
+            or not spec.hard_min <= value <= spec.hard_max)
+
+
+def find_unit_slips(samples: Sequence[Sample], spec: MetricSpec) -> dict[SampleKey, float | None]:
+    """Weights that are another (non-slip) sample x2.2046 (+/-0.1): an lb value stored as kg.
+
+    Returns slip identity -> the value it was read from (None: flagged so at storage).
+    Values are visited in ascending order so that a slip never serves as the reference
+    for another one; the answer does not depend on input order.
+    """
+    slips: dict[SampleKey, float | None] = {
+        identity(s): None for s in samples if UNIT_SLIP in s.flags}
+    if spec.metric not in UNIT_SLIP_METRICS:
+        return slips
+    references: list[float] = []  # ascending: values are visited in ascending order
+    for s in sorted(samples, key=lambda s: (s.value, time_key(s))):
+        if identity(s) in slips:
+            continue
+        low = (s.value - UNIT_SLIP_TOLERANCE - EPSILON) / LB_PER_KG
+        i = bisect.bisect_left(references, low)
+        if i < len(references) and abs(references[i] * LB_PER_KG - s.value) <= UNIT_SLIP_TOLERANCE + EPSILON:
+            slips[identity(s)] = references[i]
+        else:
+            references.append(s.value)
+    return slips
+
+
+def agrees(spec: MetricSpec, winner_value: float, loser_value: float) -> bool:
+    """Within the metric's absolute or relative (to the winner) tolerance."""
+    diff = abs(loser_value - winner_value)
+    if spec.tolerance_abs is not None and diff <= spec.tolerance_abs + EPSILON:
+        return True
+    return spec.tolerance_rel is not None and diff <= spec.tolerance_rel * abs(winner_value) + EPSILON
+
+
+def priority_rank(spec: MetricSpec, priority: Sequence[str] | None) -> Callable[[str], int]:
+    """Rank of a device type: the user's override first, then the metric's default order."""
+    ranks: dict[str, int] = {}
+    for device_type in [*(priority or ()), *spec.default_priority]:
+        ranks.setdefault(device_type, len(ranks))
+    last = len(ranks)
+    return lambda device_type: ranks.get(device_type, last)
+
+
+def _groups_by_local_date(samples: list[Sample]) -> list[list[Sample]]:
+    groups: dict[object, list[Sample]] = {}
+    for s in samples:
+        groups.setdefault(s.local_date, []).append(s)
+    return list(groups.values())
+
+
+def _groups_by_window(samples: list[Sample], window: timedelta) -> list[list[Sample]]:
+    """Each group spans at most `window` from its first sample, so frequent readings
+    never chain into one endless group."""
+    groups: list[list[Sample]] = []
+    anchor: datetime | None = None
+    for s in samples:
+        if anchor is None or s.measured_at - anchor > window:
+            groups.append([])
+            anchor = s.measured_at
+        groups[-1].append(s)
+    return groups
+
+
+def _one_per_source_day(samples: list[Sample]) -> list[Sample]:
+    """Cumulative daily metrics: each source's latest total for a local day stands for it."""
+    latest: dict[tuple[int, object], Sample] = {}
+    for s in samples:  # ascending by measured_at, so the last one seen is the latest
+        latest[(s.source_id, s.local_date)] = s
+    return sorted(latest.values(), key=time_key)
+
+
+def resolve(valid: list[Sample], spec: MetricSpec,
+            priority: Sequence[str] | None) -> tuple[list[Sample], list[Conflict]]:
+    """Valid samples (sorted by time_key) -> (resolved series, conflicts).
+
+    In a group with several sources the winner is the highest-priority device type, then the
+    most recently received; its source's samples stay in the series, every sample from the
+    other sources is a loser recorded against the winner. Cumulative metrics never sum sources.
+    """
+    rank = priority_rank(spec, priority)
+    if spec.aggregation == "cumulative_daily":
+        valid = _one_per_source_day(valid)
+        groups = _groups_by_local_date(valid)
+    elif spec.conflict_window is None:
+        groups = _groups_by_local_date(valid)
+    else:
+        groups = _groups_by_window(valid, spec.conflict_window)
+
+    resolved: list[Sample] = []
+    conflicts: list[Conflict] = []
+    for group in groups:
+        if len(group) == 1 or all(s.source_id == group[0].source_id for s in group):
+            resolved.extend(group)
+            continue
+        winner = max(group, key=lambda s: (-rank(s.device_type), s.received_at, s.measured_at,
+                                           -s.source_id))
+        for s in group:
+            if s.source_id == winner.source_id:
+                resolved.append(s)
+            else:
+                conflicts.append(Conflict(winner=winner, loser=s, difference=s.value - winner.value,
+                                          agrees=agrees(spec, winner.value, s.value)))
+    resolved.sort(key=time_key)
+    return resolved, conflicts
