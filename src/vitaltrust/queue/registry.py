@@ -12,6 +12,7 @@ Domains register handlers in their own `jobs.py` with `@job_handler("type")`;
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +44,9 @@ class HandlerSpec:
 
 _HANDLERS: dict[str, HandlerSpec] = {}
 HANDLER_MODULES = ("vitaltrust.ingest.jobs", "vitaltrust.confidence.jobs", "vitaltrust.queue.jobs")
+# Comma-separated extra modules to import (tests register test-only job types this way,
+# so that worker subprocesses know them too).
+EXTRA_MODULES_ENV = "VITALTRUST_EXTRA_JOB_MODULES"
 
 
 def job_handler(job_type: str, *, timeout_seconds: float | None = None
@@ -59,10 +63,14 @@ def get_handler(job_type: str) -> HandlerSpec | None:
 
 
 def load_handlers() -> dict[str, HandlerSpec]:
+    """Import every module that registers handlers (and periodic tasks); return the handlers."""
     for name in HANDLER_MODULES:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:
                 raise
+    extra = os.environ.get(EXTRA_MODULES_ENV, "")
+    for name in filter(None, (m.strip() for m in extra.split(","))):
+        importlib.import_module(name)
     return dict(_HANDLERS)

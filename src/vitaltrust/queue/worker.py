@@ -1,0 +1,291 @@
+"""Claiming and running batches of jobs.
+
+A batch is claimed in one short transaction (status 'processing', a lease). Its handlers
+then run one after another in ONE transaction on the same connection, and the jobs are
+marked completed in that same transaction: a job's effects and its completion commit
+together, or not at all. The fast path has no savepoints; if a handler raises, the batch
+is rolled back and rerun with a savepoint per job (the failed job is not rerun).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from vitaltrust.config import Settings
+from vitaltrust.db import Conn
+from vitaltrust.queue import sql
+from vitaltrust.queue.registry import HandlerSpec, Job, get_handler, load_handlers
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE_SECONDS = 2.0
+RETRY_CAP_SECONDS = 3600.0
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Claimed:
+    job: Job
+    priority: int
+    run_at: datetime
+    started_at: datetime
+    is_sandbox: bool
+
+
+@dataclass
+class BatchResult:
+    completed: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)
+    released: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)  # our lease was taken over meanwhile
+
+    @property
+    def ran(self) -> int:
+        return len(self.completed) + len(self.retried) + len(self.failed)
+
+
+def new_worker_id(kind: str = "worker") -> str:
+    return f"{kind}:{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def retry_delay(attempts_done: int) -> float:
+    """Exponential backoff with jitter: ~2 s, 4 s, 8 s ... (+0-25 %), capped at an hour."""
+    base: float = min(RETRY_CAP_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, attempts_done - 1))
+    return base * (1 + random.random() / 4)
+
+
+def describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"TimeoutError: handler exceeded its {timeout:g} s timeout"
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text[:MAX_ERROR_CHARS]
+
+
+async def claim(conn: Conn, worker_id: str, n: int, lease_seconds: float) -> list[Claimed]:
+    rows = await (await conn.execute(sql.CLAIM, {"n": n, "worker": worker_id,
+                                                 "lease": lease_seconds})).fetchall()
+    claimed = [Claimed(Job(r["id"], r["job_type"], r["payload"], r["attempts"],
+                           r["max_attempts"], r["created_at"]),
+                       r["priority"], r["run_at"], r["started_at"], r["is_sandbox"]) for r in rows]
+    claimed.sort(key=lambda c: (c.priority, c.run_at, c.job.id))
+    return claimed
+
+
+class _LeaseLost(Exception):
+    pass
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, job_id: int, error: str) -> None:
+        super().__init__(error)
+        self.job_id = job_id
+        self.error = error
+
+
+@dataclass
+class _Tally:
+    durations_ms: dict[int, float] = field(default_factory=dict)
+
+
+class BatchRunner:
+    """Runs claimed batches for one worker identity."""
+
+    def __init__(self, worker_id: str, settings: Settings,
+                 handlers: dict[str, HandlerSpec] | None = None) -> None:
+        self.worker_id = worker_id
+        self.settings = settings
+        self.handlers = handlers if handlers is not None else load_handlers()
+
+    def _spec(self, job_type: str) -> HandlerSpec | None:
+        return self.handlers.get(job_type) or get_handler(job_type)
+
+    def _timeout(self, spec: HandlerSpec) -> float:
+        return spec.timeout_seconds or float(self.settings.job_timeout_seconds)
+
+    async def _call(self, conn: Conn, spec: HandlerSpec, job: Job, tally: _Tally) -> None:
+        t0 = time.perf_counter()
+        timeout = self._timeout(spec)
+        try:
+            await asyncio.wait_for(spec.handler(conn, job), timeout)
+        except Exception as exc:
+            raise _HandlerFailed(job.id, describe(exc, timeout)) from exc
+        finally:
+            tally.durations_ms[job.id] = (time.perf_counter() - t0) * 1000
+
+    async def run(self, conn: Conn, batch: Sequence[Claimed],
+                  stop: asyncio.Event | None = None) -> BatchResult:
+        """Run a claimed batch on `conn` (autocommit, no transaction open)."""
+        errors: dict[int, str] = {}
+        final: set[int] = set()
+        runnable: list[Claimed] = []
+        for c in batch:
+            if self._spec(c.job.job_type) is None:
+                known = ", ".join(sorted(self.handlers)) or "none"
+                errors[c.job.id] = (f"unknown job type {c.job.job_type!r}: no handler is "
+                                    f"registered in this worker (known: {known})")
+                final.add(c.job.id)
+            else:
+                runnable.append(c)
+        tally = _Tally()
+        try:
+            return await self._fast(conn, batch, runnable, errors, final, tally, stop)
+        except _HandlerFailed as failed:
+            errors[failed.job_id] = failed.error
+        except _LeaseLost:
+            pass
+        rest = [c for c in runnable if c.job.id not in errors]
+        return await self._careful(conn, batch, rest, errors, final, tally, stop)
+
+    async def _fast(self, conn: Conn, batch: Sequence[Claimed], runnable: list[Claimed],
+                    errors: dict[int, str], final: set[int], tally: _Tally,
+                    stop: asyncio.Event | None) -> BatchResult:
+        result = BatchResult()
+        async with conn.transaction():
+            ran: list[int] = []
+            for c in runnable:
+                if stop is not None and stop.is_set():
+                    break
+                spec = self._spec(c.job.job_type)
+                assert spec is not None
+                await self._call(conn, spec, c.job, tally)
+                ran.append(c.job.id)
+            if ran:
+                rows = await (await conn.execute(sql.COMPLETE_MANY, {
+                    "ids": ran, "worker": self.worker_id})).fetchall()
+                done = {r["id"] for r in rows}
+                if len(done) != len(ran):
+                    # A lease was taken over: redo carefully so only the others commit.
+                    raise _LeaseLost
+                result.completed = ran
+            await self._finish(conn, batch, result, errors, final, tally)
+        return result
+
+    async def _careful(self, conn: Conn, batch: Sequence[Claimed], runnable: list[Claimed],
+                       errors: dict[int, str], final: set[int], tally: _Tally,
+                       stop: asyncio.Event | None) -> BatchResult:
+        result = BatchResult()
+        async with conn.transaction():
+            for c in runnable:
+                if stop is not None and stop.is_set():
+                    break
+                spec = self._spec(c.job.job_type)
+                assert spec is not None
+                try:
+                    async with conn.transaction():
+                        await self._call(conn, spec, c.job, tally)
+                        row = await (await conn.execute(sql.COMPLETE_ONE, {
+                            "id": c.job.id, "worker": self.worker_id})).fetchone()
+                        if row is None:
+                            raise _LeaseLost
+                    result.completed.append(c.job.id)
+                except _LeaseLost:
+                    result.lost.append(c.job.id)
+                except _HandlerFailed as failed:
+                    errors[c.job.id] = failed.error
+            await self._finish(conn, batch, result, errors, final, tally)
+        return result
+
+    async def _finish(self, conn: Conn, batch: Sequence[Claimed], result: BatchResult,
+                      errors: dict[int, str], final: set[int], tally: _Tally) -> None:
+        """Record failures, release what did not run, add statistics (same transaction)."""
+        by_id = {c.job.id: c for c in batch}
+        failed_rows = await self._record_failures(conn, [by_id[i] for i in errors if i in by_id],
+                                                  errors, final) if errors else []
+        for r in failed_rows:
+            (result.failed if r["status"] == "failed" else result.retried).append(r["id"])
+        handled = set(result.completed) | set(errors) | set(result.lost)
+        leftover = [c.job.id for c in batch if c.job.id not in handled]
+        if leftover:
+            await conn.execute(sql.RELEASE, {"ids": leftover, "worker": self.worker_id})
+            result.released = leftover
+        await add_job_stats(conn, batch, result, tally.durations_ms)
+
+    async def _record_failures(self, conn: Conn, jobs: list[Claimed], errors: dict[int, str],
+                               final: set[int]) -> list[dict[str, Any]]:
+        params = {
+            "ids": [c.job.id for c in jobs], "errors": [errors[c.job.id] for c in jobs],
+            "delays": [retry_delay(c.job.attempts + 1) for c in jobs],
+            "final": [c.job.id in final for c in jobs], "worker": self.worker_id,
+            "keep_keys": True,
+        }
+        try:
+            async with conn.transaction():
+                return await (await conn.execute(sql.FAIL_MANY, params)).fetchall()
+        except psycopg.errors.UniqueViolation:
+            # A twin was enqueued concurrently: requeue ours without its dedupe key.
+            params["keep_keys"] = False
+            return await (await conn.execute(sql.FAIL_MANY, params)).fetchall()
+
+
+async def add_job_stats(conn: Conn, batch: Iterable[Claimed], result: BatchResult,
+                        durations_ms: dict[int, float]) -> None:
+    """Add this batch to job_stats_minute; sandbox jobs never count."""
+    completed, failed, retried = set(result.completed), set(result.failed), set(result.retried)
+    agg: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0])
+    for c in batch:
+        if c.is_sandbox:
+            continue
+        jid = c.job.id
+        if jid not in completed and jid not in failed and jid not in retried:
+            continue
+        a = agg[c.job.job_type]
+        a[0] += jid in completed
+        a[1] += jid in failed
+        a[2] += jid in retried
+        a[3] += durations_ms.get(jid, 0.0)
+        a[4] += max(0.0, (c.started_at - c.run_at).total_seconds() * 1000)
+    if not agg:
+        return
+    types = sorted(agg)
+    await conn.execute(sql.ADD_JOB_STATS, {
+        "types": types, "completed": [int(agg[t][0]) for t in types],
+        "failed": [int(agg[t][1]) for t in types], "retried": [int(agg[t][2]) for t in types],
+        "total_ms": [agg[t][3] for t in types], "wait_ms": [agg[t][4] for t in types],
+    })
+
+
+async def release(conn: Conn, worker_id: str, ids: Sequence[int] | None = None) -> None:
+    if ids is None:
+        await conn.execute(sql.RELEASE_ALL_MINE, {"worker": worker_id})
+    elif ids:
+        await conn.execute(sql.RELEASE, {"ids": list(ids), "worker": worker_id})
+
+
+async def run_until_idle(pool: AsyncConnectionPool[Conn], settings: Settings, *,
+                         timeout: float = 30.0) -> int:  # noqa: ASYNC109 - the contract
+    """Run jobs in-process until none is runnable now; return how many ran (tests, tools).
+
+    Raises TimeoutError when jobs are still runnable after `timeout` seconds.
+    """
+    runner = BatchRunner(new_worker_id("inline"), settings)
+    deadline = time.monotonic() + timeout
+    ran = 0
+    while True:
+        async with pool.connection() as conn:
+            batch = await claim(conn, runner.worker_id, settings.worker_batch_size,
+                                settings.job_lease_seconds)
+            if not batch:
+                return ran
+            try:
+                result = await runner.run(conn, batch)
+            except BaseException:
+                if not conn.closed:
+                    await release(conn, runner.worker_id, [c.job.id for c in batch])
+                raise
+        ran += result.ran
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"jobs still runnable after {timeout:g} s ({ran} ran)")
