@@ -48,7 +48,7 @@ async def test_pending_jobs_and_no_worker_fail_worker_alive(conn: Conn) -> None:
     await add_job(conn, run_in=3600)  # backing off: not waiting yet
     c = await checks_by_name(conn)
     assert c["a worker is alive"].status == "fail"
-    assert c["a worker is alive"].data == {"live_workers": 0, "runnable_pending": 1}
+    assert c["a worker is alive"].data == {"live_workers": 0, "pending": 2, "dashboard_health": "critical"}
     assert c["a scheduler leader exists"].status == "warn"
     assert c["pending jobs under thresholds"].status == "pass"
     assert c["pending jobs under thresholds"].data["pending"] == 2

@@ -69,7 +69,7 @@ def doctor(
     max_pending_age: Annotated[str, typer.Option(
         help="Fail when a runnable job has waited longer than this (30s, 5m, 1h).")] = "5m",
     min_webhook_success: Annotated[float, typer.Option(
-        help="Warn below this webhook success rate over 24 h, in percent.", min=0, max=100)] = 95.0,
+        help="Warn unless the 24 h webhook success rate is above this, in percent.", min=0, max=100)] = 95.0,
     lease_grace: Annotated[str, typer.Option(
         help="Fail when a processing job's lease expired longer ago than this.")] = "2m",
 ) -> None:

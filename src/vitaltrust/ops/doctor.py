@@ -30,18 +30,16 @@ from vitaltrust.ops.judges import (
     skipped,
 )
 
-# A registration is live until 3 of its heartbeats are missed (each row carries its period).
-LIVE_WORKERS = """
-SELECT count(*)::int AS live,
-       (array_agg(worker_id || ' (' || host || ' pid ' || pid || ')' ORDER BY started_at)
-            FILTER (WHERE is_leader))[1] AS leader
-FROM workers
-WHERE last_seen_at > now() - make_interval(secs => 3 * heartbeat_seconds)
+# Live workers, the leader and the pending count come from the dashboard's own function,
+# so doctor and dashboard cannot disagree (live = heartbeat within 3 of its periods).
+DASHBOARD_WORKERS = """
+SELECT (d -> 'workers' ->> 'alive')::int AS live, d -> 'workers' ->> 'leader' AS leader,
+       (d -> 'job_queue' ->> 'pending')::int AS pending, d -> 'system_health' ->> 'status' AS health
+FROM get_monitoring_dashboard_data() AS d
 """
 # Waiting time counts from run_at: a job backing off after a failure is not "waiting".
 BACKLOG = """
 SELECT count(*)::int AS pending,
-       count(*) FILTER (WHERE run_at <= now())::int AS runnable,
        extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now()))::float8
            AS oldest_wait_seconds
 FROM background_jobs WHERE status = 'pending'
@@ -120,9 +118,8 @@ async def check_database(conn: Conn) -> Check:
 
 
 async def check_workers(conn: Conn) -> list[Check]:
-    w = await _one(conn, LIVE_WORKERS)
-    b = await _one(conn, BACKLOG)
-    return [judge_worker_alive(w["live"], b["runnable"]), judge_leader(w["leader"], w["live"])]
+    w = await _one(conn, DASHBOARD_WORKERS)
+    return [judge_worker_alive(w["live"], w["pending"], w["health"]), judge_leader(w["leader"], w["live"])]
 
 
 async def check_backlog(conn: Conn, t: Thresholds) -> Check:

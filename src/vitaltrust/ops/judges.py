@@ -77,14 +77,14 @@ def judge_database(error: str | None, pending: Sequence[str], unknown: Sequence[
     return Check(name, "pass", "reachable; schema current")
 
 
-def judge_worker_alive(live_workers: int, runnable_pending: int) -> Check:
+def judge_worker_alive(live_workers: int, pending: int, dashboard_health: str | None = None) -> Check:
     name = "a worker is alive"
-    data = {"live_workers": live_workers, "runnable_pending": runnable_pending}
+    data = {"live_workers": live_workers, "pending": pending, "dashboard_health": dashboard_health}
     if live_workers > 0:
         return Check(name, "pass", f"{live_workers} live worker(s)", data=data)
     fix = "start one: vitaltrust worker (or vitaltrust serve); then " + LOGS_CMD
-    if runnable_pending > 0:
-        return Check(name, "fail", f"no live worker, {runnable_pending} job(s) waiting", fix, data=data)
+    if pending > 0:
+        return Check(name, "fail", f"no live worker, {pending} job(s) pending", fix, data=data)
     return Check(name, "warn", "no live worker (nothing is waiting yet)", fix, data=data)
 
 
@@ -140,8 +140,9 @@ def judge_confidence_cache(stale: int, missing: int, examples: Sequence[str]) ->
 
 def judge_webhooks(received: int, processed: int, failed: int, unmatched: int, rejected: int,
                    t: Thresholds) -> Check:
+    """Success as the dashboard counts it: processed among the deliveries whose processing ended."""
     name = "webhook success rate (24 h)"
-    handled = processed + failed
+    handled = processed + unmatched + failed
     rate = None if handled == 0 else 100.0 * processed / handled
     data = {"received": received, "processed": processed, "failed": failed, "unmatched": unmatched,
             "rejected": rejected, "success_pct": rate, "min_success_pct": t.min_webhook_success_pct}
@@ -149,8 +150,8 @@ def judge_webhooks(received: int, processed: int, failed: int, unmatched: int, r
     if rate is None:
         return Check(name, "pass", f"no processed deliveries {extra}", data=data)
     value = f"{rate:.1f}% {extra}"
-    if rate < t.min_webhook_success_pct:
-        return Check(name, "warn", f"{value} below {t.min_webhook_success_pct:g}%",
+    if rate <= t.min_webhook_success_pct:
+        return Check(name, "warn", f"{value}, not above {t.min_webhook_success_pct:g}%",
                      "vitaltrust logs --function webhook-ingest --level warning --since 24h; "
                      "psql: SELECT * FROM webhook_processing_stats ORDER BY date DESC", data=data)
     return Check(name, "pass", value, data=data)
