@@ -64,6 +64,49 @@ ON CONFLICT (source_id, bucket) DO UPDATE SET
 """
 
 
+# Cumulative totals (Prometheus counters): the same rows summed over minutes, one per key.
+FLUSH_FUNCTION_TOTALS = """
+INSERT INTO function_stats_total AS t (function_name, invocations, errors, items, total_ms, hist)
+SELECT function_name, sum(invocations), sum(errors), sum(items), sum(total_ms),
+       ARRAY(SELECT sum(h.n)::bigint
+             FROM jsonb_to_recordset(%(rows)s::jsonb) AS q(function_name text, hist bigint[]),
+                  unnest(q.hist) WITH ORDINALITY AS h(n, i)
+             WHERE q.function_name = r.function_name GROUP BY h.i ORDER BY h.i)
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(function_name text, invocations bigint,
+     errors bigint, items bigint, total_ms float8)
+GROUP BY function_name
+ORDER BY function_name
+ON CONFLICT (function_name) DO UPDATE SET
+    invocations = t.invocations + EXCLUDED.invocations,
+    errors = t.errors + EXCLUDED.errors,
+    items = t.items + EXCLUDED.items,
+    total_ms = t.total_ms + EXCLUDED.total_ms,
+    hist = ARRAY(SELECT coalesce(a, 0) + coalesce(b, 0)
+                 FROM unnest(t.hist, EXCLUDED.hist) WITH ORDINALITY AS u(a, b, i) ORDER BY i)
+"""
+FLUSH_WEBHOOK_TOTALS = """
+INSERT INTO webhook_stats_total AS t
+    (source_id, received, duplicates, rejected, rate_limited, processed, unmatched, failed,
+     processing_ms)
+SELECT source_id, sum(received), sum(duplicates), sum(rejected), sum(rate_limited),
+       sum(processed), sum(unmatched), sum(failed), sum(processing_ms)
+FROM jsonb_to_recordset(%s::jsonb) AS r(source_id int, received bigint, duplicates bigint,
+     rejected bigint, rate_limited bigint, processed bigint, unmatched bigint, failed bigint,
+     processing_ms float8)
+GROUP BY source_id
+ORDER BY source_id
+ON CONFLICT (source_id) DO UPDATE SET
+    received = t.received + EXCLUDED.received,
+    duplicates = t.duplicates + EXCLUDED.duplicates,
+    rejected = t.rejected + EXCLUDED.rejected,
+    rate_limited = t.rate_limited + EXCLUDED.rate_limited,
+    processed = t.processed + EXCLUDED.processed,
+    unmatched = t.unmatched + EXCLUDED.unmatched,
+    failed = t.failed + EXCLUDED.failed,
+    processing_ms = t.processing_ms + EXCLUDED.processing_ms
+"""
+
+
 def _minute(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).replace(second=0, microsecond=0).isoformat()
 
@@ -88,7 +131,10 @@ class StatsRecorder:
         self._task: asyncio.Task[None] | None = None
 
     def record_call(self, function_name: str, duration_ms: float, *, ok: bool = True,
-                    items: int = 1) -> None:
+                    items: int = 1, sandbox: bool = False) -> None:
+        """Count one call; sandbox (self-test) work is never counted."""
+        if sandbox:
+            return
         c = self._calls[(function_name, _minute())]
         c.invocations += 1
         c.errors += 0 if ok else 1
@@ -98,9 +144,11 @@ class StatsRecorder:
         c.hist[bisect.bisect_left(DURATION_BOUNDS_MS, duration_ms)] += 1
 
     def record_webhook(self, source_id: int, outcome: str, count: int = 1,
-                       processing_ms: float = 0.0) -> None:
+                       processing_ms: float = 0.0, *, sandbox: bool = False) -> None:
         if outcome not in WEBHOOK_FIELDS:
             raise ValueError(f"unknown webhook outcome {outcome!r}")
+        if sandbox:
+            return
         w = self._webhooks[(source_id, _minute())]
         w[outcome] += count
         w["processing_ms"] += processing_ms
@@ -114,21 +162,26 @@ class StatsRecorder:
              "items": c.items, "total_ms": c.total_ms, "max_ms": c.max_ms, "hist": c.hist}
             for (f, b), c in calls.items()]
         hook_rows: list[dict[str, object]] = [
-            {"source_id": s, "bucket": b, **{k: v for k, v in w.items()}}
+            {"source_id": s, "bucket": b, "processing_ms": w["processing_ms"],
+             **{k: int(w[k]) for k in WEBHOOK_FIELDS}}
             for (s, b), w in hooks.items()]
         return call_rows, hook_rows
 
     async def flush_to(self, conn: Conn) -> None:
         call_rows, hook_rows = self._drain()
         if call_rows:
-            await conn.execute(FLUSH_FUNCTION_STATS, (json.dumps(call_rows),))
+            calls_json = json.dumps(call_rows)
+            await conn.execute(FLUSH_FUNCTION_STATS, (calls_json,))
+            await conn.execute(FLUSH_FUNCTION_TOTALS, {"rows": calls_json})
         if hook_rows:
-            await conn.execute(FLUSH_WEBHOOK_STATS, (json.dumps(hook_rows),))
+            hooks_json = json.dumps(hook_rows)
+            await conn.execute(FLUSH_WEBHOOK_STATS, (hooks_json,))
+            await conn.execute(FLUSH_WEBHOOK_TOTALS, (hooks_json,))
 
     async def flush(self) -> None:
         if self._pool is None or (not self._calls and not self._webhooks):
             return
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
             await self.flush_to(conn)
 
     async def _run(self) -> None:
