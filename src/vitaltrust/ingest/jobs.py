@@ -1,0 +1,130 @@
+"""The `webhook_processing` job: adapter → account mapping → sample storage → event status.
+
+Outcomes written on the event (and counted in webhook_stats_minute in the same
+transaction, so the statistics move exactly with the status):
+- processed: samples stored (malformed ones rejected one by one, reasons in `rejections`);
+- unmatched: the event's samples belong only to provider accounts nobody linked (not a
+  job failure; `vitaltrust sources link` and a retry fix it);
+- ignored: a lifecycle / notification event (recorded, no samples expected);
+- failed: the payload is not the provider's shape (a retry would not help, so the job
+  completes and the event carries the error). Database errors raise: the job retries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+from vitaltrust.db import Conn
+from vitaltrust.ingest.adapters import ADAPTERS
+from vitaltrust.metrics.store import store_samples
+from vitaltrust.metrics.types import AdapterError, AdapterResult, RawSample, Rejection
+from vitaltrust.monitoring.stats import StatsRecorder
+from vitaltrust.queue.registry import Job, job_handler
+
+LOAD_EVENT = """
+SELECT e.webhook_event_id, e.source_id, e.body, e.status, s.kind, s.is_sandbox
+FROM webhook_events e JOIN webhook_sources s USING (source_id)
+WHERE e.webhook_event_id = %s
+FOR UPDATE OF e
+"""
+LOAD_ACCOUNTS = """
+SELECT external_user_id, user_id FROM source_accounts
+WHERE source_id = %s AND external_user_id = ANY(%s)
+"""
+FINISH_EVENT = """
+UPDATE webhook_events
+SET status = %(status)s, processed_at = now(), processing_ms = %(ms)s,
+    sample_count = %(count)s, rejections = %(rejections)s::jsonb, error = %(error)s,
+    event_type = coalesce(event_type, %(event_type)s)
+WHERE webhook_event_id = %(id)s
+"""
+DONE = frozenset({"processed", "ignored"})
+MAX_STORED_REJECTIONS = 500
+
+
+def _rejection_json(r: Rejection) -> dict[str, Any]:
+    return {k: v for k, v in asdict(r).items() if v is not None}
+
+
+def parse(kind: str, body: bytes) -> AdapterResult:
+    adapter = ADAPTERS.get(kind)
+    if adapter is None:
+        raise AdapterError(f"no adapter for sources of kind {kind!r}")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AdapterError("the body is not valid JSON") from exc
+    if not isinstance(payload, dict):
+        raise AdapterError("the body is not a JSON object")
+    return adapter(payload)
+
+
+async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult
+                 ) -> tuple[str, int, list[Rejection]]:
+    by_account: dict[str, list[RawSample]] = defaultdict(list)
+    for sample in result.samples:
+        by_account[sample.external_user_id].append(sample)
+    rows = await (await conn.execute(LOAD_ACCOUNTS, (event["source_id"], list(by_account)))
+                  ).fetchall()
+    users = {r["external_user_id"]: int(r["user_id"]) for r in rows}
+    stored = 0
+    rejections = list(result.rejections)
+    for account, samples in by_account.items():
+        user_id = users.get(account)
+        if user_id is None:
+            rejections.append(Rejection(None, f"no user is linked to account {account!r} "
+                                        f"({len(samples)} samples)", None, account))
+            continue
+        outcome = await store_samples(conn, user_id=user_id, source_id=event["source_id"],
+                                      webhook_event_id=event["webhook_event_id"], samples=samples,
+                                      is_sandbox=event["is_sandbox"])
+        stored += outcome.stored
+        rejections.extend(Rejection(r.index, r.reason, r.metric, r.external_user_id or account)
+                          for r in outcome.rejections)
+    status = "unmatched" if by_account and not any(a in users for a in by_account) else "processed"
+    return status, stored, rejections
+
+
+async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
+    """Process one stored delivery; returns its new status (None: nothing to do)."""
+    event = await (await conn.execute(LOAD_EVENT, (webhook_event_id,))).fetchone()
+    if event is None or event["status"] in DONE:
+        return None
+    started = time.perf_counter()
+    error: str | None = None
+    stored = 0
+    rejections: list[Rejection] = []
+    event_type: str | None = None
+    try:
+        result = parse(event["kind"], bytes(event["body"]))
+        event_type = result.event_type[:100] if result.event_type else None
+        if result.notification_only and not result.samples:
+            status = "ignored"
+        else:
+            status, stored, rejections = await _store(conn, event, result)
+    except AdapterError as exc:
+        status, error = "failed", str(exc)[:1000]
+    ms = (time.perf_counter() - started) * 1000
+    await conn.execute(FINISH_EVENT, {
+        "id": webhook_event_id, "status": status, "ms": ms, "count": stored, "error": error,
+        "rejections": json.dumps([_rejection_json(r) for r in rejections[:MAX_STORED_REJECTIONS]]),
+        "event_type": event_type,
+    })
+    if not event["is_sandbox"]:
+        stats = StatsRecorder(None)
+        stats.record_webhook(event["source_id"], "processed" if status == "ignored" else status,
+                             processing_ms=ms)
+        await stats.flush_to(conn)
+    return str(status)
+
+
+@job_handler("webhook_processing")
+async def handle_webhook_processing(conn: Conn, job: Job) -> None:
+    event_id = job.payload.get("webhook_event_id")
+    if not isinstance(event_id, int) or isinstance(event_id, bool):
+        raise ValueError(f"webhook_processing payload needs an integer webhook_event_id: {job.payload}")
+    await process_event(conn, event_id)
