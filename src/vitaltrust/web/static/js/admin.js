@@ -1,0 +1,225 @@
+// /admin: overview from GET /api/admin/monitoring every 30 s; charts and tables from the
+// stats endpoints every 60 s; retry / recalculate buttons with a confirmation.
+import { api, ApiError } from "./api.js";
+import { $, el, every, fmtDuration, fmtNumber, fmtPercent, fmtTime, initShell, stamp } from "./ui.js";
+import { bars, empty, lines, stackedBars } from "./charts.js";
+
+const OVERVIEW_MS = 30_000;
+const STATS_MS = 60_000;
+const role = $("#vt-main").dataset.role;
+export const LEVEL_COLORS = { excellent: "#137a3f", good: "#4f8f1d", fair: "#b7791f",
+                              poor: "#c0392b", insufficient: "#6b7280" };
+
+const rowsOf = (data) => (Array.isArray(data) ? data : (data && (data.rows || data.items || data.days)) || []);
+const num = (v) => (v === null || v === undefined ? 0 : Number(v));
+
+function stats(target, pairs) {
+  target.replaceChildren(...pairs.flatMap(([key, label, value]) => [
+    el("dt", { text: label }), el("dd", { "data-key": key, text: value })]));
+}
+
+function renderHealth(health) {
+  const status = $("#health-status");
+  status.textContent = health.status;
+  status.dataset.status = health.status;
+  $("#health-summary").textContent = health.status === "healthy" ? health.summary
+    : `${health.status}: ${health.summary}`;
+  $("#health-checks").replaceChildren(...(health.checks || []).map((c) => {
+    const value = c.value === null || c.value === undefined ? "no data" : `${fmtNumber(c.value)}${c.unit === "%" ? " %" : ""}`;
+    const threshold = `${c.comparison} ${c.threshold}${c.unit === "%" ? " %" : ""}`;
+    return el("li", { "data-ok": String(Boolean(c.ok)), "data-check": c.name,
+                      text: `${c.label}: ${value} (healthy ${threshold})` });
+  }));
+}
+
+function renderOverview(d) {
+  const q = d.job_queue || {};
+  const c = d.confidence || {};
+  const w = d.webhooks || {};
+  const workers = d.workers || {};
+  renderHealth(d.system_health || { status: "unknown", summary: "", checks: [] });
+  stats($("#queue-stats"), [
+    ["pending", "Pending", fmtNumber(q.pending)],
+    ["processing", "Processing", fmtNumber(q.processing)],
+    ["failed", "Failed (retryable)", fmtNumber(q.failed)],
+    ["completed_24h", "Completed (24 h)", fmtNumber(q.completed_24h)],
+    ["failed_rate_24h", "Failure rate (24 h)", fmtPercent(q.failed_rate_24h)],
+    ["oldest_pending", "Oldest pending", q.oldest_pending_age_seconds == null ? "none"
+      : fmtDuration(q.oldest_pending_age_seconds)],
+  ]);
+  $("#confidence-average").textContent = c.average == null ? "–" : fmtNumber(c.average);
+  $("#confidence-note").textContent = c.user_metrics
+    ? `${fmtNumber(c.user_metrics)} scores for ${c.scope}; ${fmtPercent(c.excellent_share)} excellent`
+    : `No confidence scores yet for ${c.scope || "anyone"}.`;
+  stats($("#webhook-stats"), [
+    ["received", "Received", fmtNumber(w.received_24h)],
+    ["processed", "Processed", fmtNumber(w.processed_24h)],
+    ["failed", "Failed", fmtNumber(w.failed_24h)],
+    ["rejected", "Rejected", fmtNumber(num(w.rejected_24h) + num(w.rate_limited_24h))],
+    ["success_rate", "Success rate", fmtPercent(w.success_rate_24h)],
+    ["avg_ms", "Avg processing", w.avg_processing_ms == null ? "–" : `${fmtNumber(w.avg_processing_ms)} ms`],
+  ]);
+  stats($("#worker-stats"), [
+    ["alive", "Alive", fmtNumber(workers.alive)],
+    ["leader", "Scheduler leader", workers.leader || "none"],
+  ]);
+  const dist = c.distribution || {};
+  const container = $("#chart-distribution");
+  if (!c.user_metrics) empty(container, "No confidence scores yet.");
+  else container.replaceChildren(bars(Object.keys(LEVEL_COLORS).map((level) => (
+    { label: level, value: num(dist[level]), color: LEVEL_COLORS[level] })), { label: "confidence distribution" }));
+  renderActivity(d.recent_activity || []);
+  const nothing = !num(q.pending) && !num(q.processing) && !num(q.failed) && !num(q.completed_24h)
+    && !num(w.received_24h) && !num(c.user_metrics) && !(d.recent_activity || []).length;
+  $("#empty-state").hidden = !nothing;
+  for (const card of document.querySelectorAll(".vt-card")) card.dataset.state = "ready";
+}
+
+function renderActivity(events) {
+  $("#activity-empty").hidden = events.length > 0;
+  $("#activity tbody").replaceChildren(...events.map((e) => el("tr", { "data-status": e.status },
+    el("td", { text: fmtTime(e.at) }),
+    el("td", { text: `#${e.job_id}` }),
+    el("td", { text: e.job_type }),
+    el("td", { text: e.event }),
+    el("td", { class: "vt-num", text: `${e.attempts}/${e.max_attempts}` }),
+    el("td", { text: e.error || (e.duration_ms != null ? `${fmtNumber(e.duration_ms)} ms` : "") })),
+  ));
+}
+
+async function loadOverview() {
+  renderOverview(await api("/api/admin/monitoring"));
+  stamp("#overview-updated");
+}
+
+function byDate(rows, days) {
+  const out = new Map();
+  for (let i = days - 1; i >= 0; i -= 1) {
+    out.set(new Date(Date.now() - i * 86_400_000).toISOString().slice(0, 10), []);
+  }
+  for (const r of rows) {
+    const key = String(r.date).slice(0, 10);
+    if (out.has(key)) out.get(key).push(r);
+  }
+  return out;
+}
+
+// Charts a trainer may not see are explained in place rather than as a failure.
+async function chart(selector, path, draw) {
+  try {
+    draw($(selector), rowsOf(await api(path)));
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 403) { empty($(selector), "Not available to your account."); return; }
+    throw err;
+  }
+}
+
+function drawJobs(container, rows) {
+  const days = [...byDate(rows, 7)].map(([date, list]) => ({
+    label: date.slice(5),
+    parts: [{ name: "completed", value: list.reduce((s, r) => s + num(r.completed), 0), color: "#137a3f" },
+            { name: "failed", value: list.reduce((s, r) => s + num(r.failed), 0), color: "#c0392b" }],
+  }));
+  if (!days.some((d) => d.parts.some((p) => p.value))) { empty(container, "No jobs finished in the last 7 days."); return; }
+  container.replaceChildren(stackedBars(days, { label: "jobs per day" }));
+}
+
+function drawQuality(container, rows) {
+  const points = [];
+  for (const [date, list] of byDate(rows, 30)) {
+    const n = list.reduce((s, r) => s + num(r.user_metrics), 0);
+    if (!n) continue;
+    const total = list.reduce((s, r) => s + num(r.avg_confidence) * num(r.user_metrics), 0);
+    points.push({ date, value: Math.round((total / n) * 10) / 10 });
+  }
+  if (!points.length) { empty(container, "No data-quality history yet."); return; }
+  container.replaceChildren(lines([{ name: "average confidence", color: "#2456c7", points }], {
+    label: "average confidence per day",
+    bands: [{ value: 85, color: LEVEL_COLORS.excellent }, { value: 50, color: LEVEL_COLORS.poor }],
+  }));
+}
+
+function drawSources(rows) {
+  const bySource = new Map();
+  for (const r of rows) {
+    const s = bySource.get(r.source) || { received: 0, processed: 0, failed: 0, rejected: 0, unmatched: 0, ms: 0 };
+    s.received += num(r.received); s.processed += num(r.processed); s.failed += num(r.failed);
+    s.unmatched += num(r.unmatched); s.rejected += num(r.rejected) + num(r.rate_limited);
+    s.ms += num(r.avg_processing_ms) * (num(r.processed) + num(r.unmatched) + num(r.failed));
+    bySource.set(r.source, s);
+  }
+  $("#sources-empty").hidden = bySource.size > 0;
+  $("#sources tbody").replaceChildren(...[...bySource].map(([name, s]) => {
+    const finished = s.processed + s.unmatched + s.failed;
+    return el("tr", {},
+      el("td", { text: name }), el("td", { class: "vt-num", text: fmtNumber(s.received) }),
+      el("td", { class: "vt-num", text: fmtNumber(s.processed) }),
+      el("td", { class: "vt-num", text: fmtNumber(s.failed) }),
+      el("td", { class: "vt-num", text: fmtNumber(s.rejected) }),
+      el("td", { class: "vt-num", text: finished ? fmtPercent((100 * s.processed) / finished) : "–" }),
+      el("td", { class: "vt-num", text: finished ? fmtNumber(s.ms / finished) : "–" }));
+  }));
+}
+
+async function loadStats() {
+  await Promise.all([
+    chart("#chart-quality", "/api/admin/quality-trends", drawQuality),
+    chart("#chart-jobs", "/api/admin/job-stats", drawJobs),
+    (async () => {
+      try { drawSources(rowsOf(await api("/api/admin/webhook-stats"))); } catch (err) {
+        if (!(err instanceof ApiError && err.status === 403)) throw err;
+        $("#sources-empty").hidden = false;
+      }
+    })(),
+  ]);
+  stamp("#stats-updated", "Statistics updated");
+}
+
+function confirmed(text) {
+  const dialog = $("#confirm");
+  $("#confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+}
+
+// The action endpoints answer with counts; show the first one in words.
+function countOf(result) {
+  if (typeof result === "number") return result;
+  for (const key of ["retried", "enqueued", "count", "jobs"]) if (result && typeof result[key] === "number") return result[key];
+  return null;
+}
+
+function action(button, question, path, describe) {
+  button.addEventListener("click", async () => {
+    if (!(await confirmed(question))) return;
+    const out = $("#action-result");
+    button.disabled = true;
+    out.textContent = "Working…";
+    delete out.dataset.ok;
+    try {
+      const result = await api(path, { method: "POST", body: {} });
+      out.textContent = describe(countOf(result), result);
+      out.dataset.ok = "true";
+      await loadOverview();
+    } catch (err) {
+      out.textContent = `Failed: ${err.message}`;
+      out.dataset.ok = "false";
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+initShell();
+$("#actions").hidden = false;
+if (role !== "admin") for (const b of document.querySelectorAll("[data-admin-only]")) b.hidden = true;
+action($("#btn-retry"), "Put every failed job back in the queue?", "/api/admin/jobs/retry-failed",
+  (n) => (n === 0 ? "There were no failed jobs to retry." : `Retried ${n} failed job${n === 1 ? "" : "s"}.`));
+action($("#btn-recalc"), role === "admin" ? "Recalculate the confidence of every user and metric?"
+  : "Recalculate the confidence of all your clients?", "/api/admin/confidence/recalculate",
+  (n) => (n === null ? "Recalculation queued." : `Queued ${n} recalculation${n === 1 ? "" : "s"}.`));
+every(OVERVIEW_MS, "overview", loadOverview);
+every(STATS_MS, "stats", loadStats);
