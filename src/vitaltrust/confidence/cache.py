@@ -1,0 +1,238 @@
+"""Reading a batch of (user, metric) windows and writing their scores back, set-based.
+
+One statement per table for the whole batch: cache upsert, history append, conflict
+upsert + stale-conflict removal, and the model's flags written onto the samples.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from vitaltrust.confidence.types import WINDOW_DAYS, Confidence, Sample
+from vitaltrust.db import Conn
+
+Pair = tuple[int, str]
+# Flags decided at storage time (hard limits, systolic <= diastolic); the model sets the
+# rest (UNIT_SLIP, RAPID_CHANGE, OUTLIER) on every run.
+STORAGE_FLAGS = frozenset({"IMPLAUSIBLE_VALUE"})
+# Soft-change checks look back this far before the window (body fat: 7 days).
+LOOKBACK = timedelta(days=7)
+# Samples timestamped slightly ahead (device clocks) still count.
+AHEAD = timedelta(days=1)
+
+# Two workers recalculating the same pair queue up here, so the later one reads the
+# committed result of the earlier one's inputs instead of overwriting with older data.
+LOCK_PAIRS = """
+SELECT count(pg_advisory_xact_lock(p.user_id::int, hashtext(p.metric)))
+FROM (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS t(user_id, metric)
+      ORDER BY 1, 2) p
+"""
+SELECT_WINDOWS = """
+SELECT s.user_id, s.metric, s.value, s.measured_at, s.local_date, s.source_id, s.device_type,
+       s.received_at, s.flags, w.name AS source_name
+FROM unnest(%(users)s::bigint[], %(metrics)s::text[]) AS p(user_id, metric)
+JOIN metric_samples s ON s.user_id = p.user_id AND s.metric = p.metric
+JOIN webhook_sources w ON w.source_id = s.source_id
+WHERE s.measured_at >= %(since)s AND s.measured_at <= %(until)s
+"""
+SELECT_PRIORITIES = """
+SELECT u.user_id, u.metric, u.priority
+FROM unnest(%s::bigint[], %s::text[]) AS p(user_id, metric)
+JOIN user_source_priorities u ON u.user_id = p.user_id AND u.metric = p.metric
+"""
+UPSERT_CACHE = """
+INSERT INTO metric_confidence_cache AS c
+    (user_id, metric, score, level, components, explanation, sample_count, last_sample_at,
+     latest_value, computed_at, next_refresh_at, data_version, model_version, daily_series,
+     updated_at)
+SELECT t.user_id, t.metric, t.score, t.level, t.components, t.explanation, t.sample_count,
+       t.last_sample_at, t.latest_value, t.computed_at, t.next_refresh_at, t.data_version,
+       t.model_version, t.daily_series, now()
+FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::text[], %s::text[]::jsonb[],
+            %s::text[]::jsonb[], %s::int[], %s::timestamptz[], %s::float8[],
+            %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[]::jsonb[])
+     AS t(user_id, metric, score, level, components, explanation, sample_count,
+          last_sample_at, latest_value, computed_at, next_refresh_at, data_version,
+          model_version, daily_series)
+JOIN users u ON u.user_id = t.user_id
+ON CONFLICT (user_id, metric) DO UPDATE SET
+    score = EXCLUDED.score, level = EXCLUDED.level, components = EXCLUDED.components,
+    explanation = EXCLUDED.explanation, sample_count = EXCLUDED.sample_count,
+    last_sample_at = EXCLUDED.last_sample_at, latest_value = EXCLUDED.latest_value,
+    computed_at = EXCLUDED.computed_at, next_refresh_at = EXCLUDED.next_refresh_at,
+    data_version = EXCLUDED.data_version, model_version = EXCLUDED.model_version,
+    daily_series = EXCLUDED.daily_series, updated_at = now()
+"""
+INSERT_HISTORY = """
+INSERT INTO metric_confidence_history
+    (user_id, metric, computed_at, score, level, sample_count, model_version)
+SELECT t.* FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::numeric[], %s::text[],
+                       %s::int[], %s::text[])
+     AS t(user_id, metric, computed_at, score, level, sample_count, model_version)
+JOIN users u ON u.user_id = t.user_id
+ON CONFLICT (user_id, metric, computed_at) DO NOTHING
+"""
+# Conflicts of the recalculated range that the model no longer reports.
+DELETE_STALE_CONFLICTS = """
+DELETE FROM metric_conflicts m
+USING unnest(%(users)s::bigint[], %(metrics)s::text[]) AS p(user_id, metric)
+WHERE m.user_id = p.user_id AND m.metric = p.metric AND m.loser_measured_at >= %(since)s
+  AND NOT EXISTS (
+      SELECT 1 FROM unnest(%(c_users)s::bigint[], %(c_metrics)s::text[], %(c_sources)s::int[],
+                           %(c_times)s::timestamptz[]) AS k(user_id, metric, source_id, at)
+      WHERE k.user_id = m.user_id AND k.metric = m.metric
+        AND k.source_id = m.loser_source_id AND k.at = m.loser_measured_at)
+"""
+UPSERT_CONFLICTS = """
+INSERT INTO metric_conflicts AS m
+    (user_id, metric, loser_source_id, loser_measured_at, loser_value, loser_device_type,
+     winner_source_id, winner_measured_at, winner_value, winner_device_type, difference, agrees)
+SELECT t.* FROM jsonb_to_recordset(%s::jsonb) AS t(
+    user_id bigint, metric text, loser_source_id int, loser_measured_at timestamptz,
+    loser_value float8, loser_device_type text, winner_source_id int,
+    winner_measured_at timestamptz, winner_value float8, winner_device_type text,
+    difference float8, agrees boolean)
+ON CONFLICT (user_id, metric, loser_source_id, loser_measured_at) DO UPDATE SET
+    loser_value = EXCLUDED.loser_value, loser_device_type = EXCLUDED.loser_device_type,
+    winner_source_id = EXCLUDED.winner_source_id,
+    winner_measured_at = EXCLUDED.winner_measured_at, winner_value = EXCLUDED.winner_value,
+    winner_device_type = EXCLUDED.winner_device_type, difference = EXCLUDED.difference,
+    agrees = EXCLUDED.agrees
+WHERE (m.loser_value, m.winner_source_id, m.winner_measured_at, m.winner_value, m.agrees)
+      IS DISTINCT FROM (EXCLUDED.loser_value, EXCLUDED.winner_source_id,
+                        EXCLUDED.winner_measured_at, EXCLUDED.winner_value, EXCLUDED.agrees)
+"""
+UPDATE_FLAGS = """
+UPDATE metric_samples m SET flags = t.flags::text[]
+FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[], %s::text[])
+     AS t(user_id, metric, source_id, measured_at, flags)
+WHERE m.user_id = t.user_id AND m.metric = t.metric AND m.source_id = t.source_id
+  AND m.measured_at = t.measured_at AND m.flags IS DISTINCT FROM t.flags::text[]
+"""
+
+
+@dataclass(frozen=True)
+class Window:
+    samples: list[Sample]
+    stored_flags: dict[tuple[int, datetime], frozenset[str]]  # of the judged samples
+    data_version: int  # newest received_at among the inputs, in microseconds
+
+
+@dataclass(frozen=True)
+class Scored:
+    user_id: int
+    metric: str
+    confidence: Confidence
+    next_refresh_at: datetime | None
+    data_version: int
+    daily_series: list[list[object]]
+    stored_flags: dict[tuple[int, datetime], frozenset[str]]
+
+
+def window_start(now: datetime) -> datetime:
+    return now - timedelta(days=WINDOW_DAYS)
+
+
+def _columns(pairs: Sequence[Pair]) -> tuple[list[int], list[str]]:
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+async def lock_pairs(conn: Conn, pairs: Sequence[Pair]) -> None:
+    await conn.execute(LOCK_PAIRS, _columns(pairs))
+
+
+async def load_windows(conn: Conn, pairs: Sequence[Pair], now: datetime) -> dict[Pair, Window]:
+    users, metrics = _columns(pairs)
+    cur = await conn.execute(SELECT_WINDOWS, {
+        "users": users, "metrics": metrics, "since": window_start(now) - LOOKBACK,
+        "until": now + AHEAD})
+    start = window_start(now)
+    grouped: dict[Pair, list[Sample]] = defaultdict(list)
+    flags: dict[Pair, dict[tuple[int, datetime], frozenset[str]]] = defaultdict(dict)
+    version: dict[Pair, int] = defaultdict(int)
+    for r in await cur.fetchall():
+        key = (r["user_id"], r["metric"])
+        stored = frozenset(r["flags"])
+        at = r["measured_at"]
+        judged = start < at <= now
+        grouped[key].append(Sample(
+            value=r["value"], measured_at=at, local_date=r["local_date"],
+            source_id=r["source_id"], device_type=r["device_type"],
+            received_at=r["received_at"], source_name=r["source_name"],
+            # the model re-derives its flags inside the window; outside it, what was stored
+            # is the context it reads (e.g. an old UNIT_SLIP)
+            flags=stored & STORAGE_FLAGS if judged else stored))
+        if judged:
+            flags[key][(r["source_id"], at)] = stored
+        received = int(r["received_at"].timestamp() * 1_000_000)
+        version[key] = max(version[key], received)
+    return {p: Window(grouped.get(p, []), flags.get(p, {}), version.get(p, 0)) for p in pairs}
+
+
+async def load_priorities(conn: Conn, pairs: Sequence[Pair]) -> dict[Pair, list[str]]:
+    rows = await (await conn.execute(SELECT_PRIORITIES, _columns(pairs))).fetchall()
+    return {(r["user_id"], r["metric"]): list(r["priority"]) for r in rows}
+
+
+def _components_json(conf: Confidence) -> str:
+    return json.dumps(conf.explanation()["components"])
+
+
+async def write_results(conn: Conn, results: Sequence[Scored], now: datetime) -> None:
+    if not results:
+        return
+    users = [r.user_id for r in results]
+    metrics = [r.metric for r in results]
+    confs = [r.confidence for r in results]
+    await conn.execute(UPSERT_CACHE, (
+        users, metrics, [c.score for c in confs], [c.level for c in confs],
+        [_components_json(c) for c in confs], [json.dumps(c.explanation()) for c in confs],
+        [c.sample_count for c in confs], [c.last_sample_at for c in confs],
+        [c.latest_value for c in confs], [c.computed_at for c in confs],
+        [r.next_refresh_at for r in results], [r.data_version for r in results],
+        [c.model_version for c in confs], [json.dumps(r.daily_series) for r in results]))
+    await conn.execute(INSERT_HISTORY, (
+        users, metrics, [c.computed_at for c in confs], [c.score for c in confs],
+        [c.level for c in confs], [c.sample_count for c in confs],
+        [c.model_version for c in confs]))
+    await _write_conflicts(conn, results, now)
+    await _write_flags(conn, results)
+
+
+async def _write_conflicts(conn: Conn, results: Sequence[Scored], now: datetime) -> None:
+    since = window_start(now) - LOOKBACK
+    rows = [
+        {"user_id": r.user_id, "metric": r.metric,
+         "loser_source_id": c.loser.source_id, "loser_measured_at": c.loser.measured_at.isoformat(),
+         "loser_value": c.loser.value, "loser_device_type": c.loser.device_type,
+         "winner_source_id": c.winner.source_id,
+         "winner_measured_at": c.winner.measured_at.isoformat(),
+         "winner_value": c.winner.value, "winner_device_type": c.winner.device_type,
+         "difference": c.difference, "agrees": c.agrees}
+        for r in results for c in r.confidence.conflicts if c.loser.measured_at >= since]
+    await conn.execute(DELETE_STALE_CONFLICTS, {
+        "users": [r.user_id for r in results], "metrics": [r.metric for r in results],
+        "since": since,
+        "c_users": [x["user_id"] for x in rows], "c_metrics": [x["metric"] for x in rows],
+        "c_sources": [x["loser_source_id"] for x in rows],
+        "c_times": [x["loser_measured_at"] for x in rows]})
+    if rows:
+        await conn.execute(UPSERT_CONFLICTS, (json.dumps(rows),))
+
+
+async def _write_flags(conn: Conn, results: Sequence[Scored]) -> None:
+    """Each judged sample (in the window) gets the flags the model gave it this run."""
+    changed: list[tuple[int, str, int, datetime, str]] = []
+    for r in results:
+        flagged = r.confidence.flagged
+        for (source_id, at), stored in r.stored_flags.items():
+            new = flagged.get((source_id, at), frozenset())
+            if new != stored:
+                changed.append((r.user_id, r.metric, source_id, at,
+                                "{" + ",".join(sorted(new)) + "}"))
+    if changed:
+        await conn.execute(UPDATE_FLAGS, tuple(list(col) for col in zip(*changed, strict=True)))
