@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from vitaltrust.config import Settings
 from vitaltrust.db import Conn
+from vitaltrust.logging_setup import log_context
 from vitaltrust.queue import sql
 from vitaltrust.queue.registry import HandlerSpec, Job, get_handler, load_handlers
 
@@ -119,12 +120,17 @@ class BatchRunner:
     async def _call(self, conn: Conn, spec: HandlerSpec, job: Job, tally: _Tally) -> None:
         t0 = time.perf_counter()
         timeout = self._timeout(spec)
-        try:
-            await asyncio.wait_for(spec.handler(conn, job), timeout)
-        except Exception as exc:
-            raise _HandlerFailed(job.id, describe(exc, timeout)) from exc
-        finally:
-            tally.durations_ms[job.id] = (time.perf_counter() - t0) * 1000
+        # every line logged while the job runs (here or in its handler) carries its ids
+        with log_context(job_id=job.id, job_type=job.job_type,
+                         webhook_event_id=job.payload.get("webhook_event_id")):
+            try:
+                await asyncio.wait_for(spec.handler(conn, job), timeout)
+            except Exception as exc:
+                error = describe(exc, timeout)
+                log.warning("job attempt %d of %d failed: %s", job.attempts + 1, job.max_attempts, error)
+                raise _HandlerFailed(job.id, error) from exc
+            finally:
+                tally.durations_ms[job.id] = (time.perf_counter() - t0) * 1000
 
     async def run(self, conn: Conn, batch: Sequence[Claimed],
                   stop: asyncio.Event | None = None) -> BatchResult:
