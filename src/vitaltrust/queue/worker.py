@@ -121,8 +121,8 @@ class BatchRunner:
         t0 = time.perf_counter()
         timeout = self._timeout(spec)
         # every line logged while the job runs (here or in its handler) carries its ids
-        with log_context(job_id=job.id, job_type=job.job_type,
-                         webhook_event_id=job.payload.get("webhook_event_id")):
+        event = job.payload.get("webhook_event_id") if isinstance(job.payload, dict) else None
+        with log_context(job_id=job.id, job_type=job.job_type, webhook_event_id=event):
             try:
                 await asyncio.wait_for(spec.handler(conn, job), timeout)
             except Exception as exc:
