@@ -31,7 +31,7 @@ END
 $$;
 
 CREATE TRIGGER on_job_failure
-    AFTER INSERT OR UPDATE OF status ON background_jobs
+    AFTER UPDATE OF status ON background_jobs
     FOR EACH ROW
     WHEN (NEW.status = 'failed')
     EXECUTE FUNCTION notify_failed_job();

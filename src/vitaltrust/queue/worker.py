@@ -124,7 +124,8 @@ class BatchRunner:
         event = job.payload.get("webhook_event_id") if isinstance(job.payload, dict) else None
         with log_context(job_id=job.id, job_type=job.job_type, webhook_event_id=event):
             try:
-                await asyncio.wait_for(spec.handler(conn, job), timeout)
+                async with asyncio.timeout(timeout):  # no extra task per job, unlike wait_for
+                    await spec.handler(conn, job)
             except Exception as exc:
                 error = describe(exc, timeout)
                 log.warning("job attempt %d of %d failed: %s", job.attempts + 1, job.max_attempts, error)

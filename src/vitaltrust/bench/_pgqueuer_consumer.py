@@ -1,0 +1,36 @@
+"""A pgqueuer consumer with a no-op entrypoint, for `vitaltrust bench queue --compare-pgqueuer`.
+
+Run as `python -m vitaltrust.bench._pgqueuer_consumer URL BATCH_SIZE`; stops on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from typing import Any
+
+import psycopg
+
+
+async def consume(url: str, batch_size: int) -> None:
+    from pgqueuer import PsycopgDriver, Queries, QueueManager
+
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    qm = QueueManager(Queries(PsycopgDriver(conn)))
+
+    @qm.entrypoint("noop")
+    async def noop(job: Any) -> None:
+        return None
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, qm.shutdown.set)
+    try:
+        await qm.run(batch_size=batch_size)
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(consume(sys.argv[1], int(sys.argv[2])))
