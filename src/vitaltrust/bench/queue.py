@@ -68,14 +68,14 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
             p.wait(5)
 
 
-async def _wait_until(conn: Conn, query: str, done: Any, timeout: float) -> float:
-    deadline = time.perf_counter() + timeout
+async def _wait_until(conn: Conn, query: str, done: Any, limit_s: float) -> float:
+    deadline = time.perf_counter() + limit_s
     while time.perf_counter() < deadline:
         row = await (await conn.execute(query)).fetchone()
         if row is not None and done(row["n"]):
             return time.perf_counter()
         await asyncio.sleep(POLL_SECONDS)
-    raise TimeoutError(f"not done within {timeout:g} s: {query}")
+    raise TimeoutError(f"not done within {limit_s:g} s: {query}")
 
 
 async def run_vitaltrust(url: str, jobs: int, workers: int, concurrency: int,
