@@ -82,7 +82,8 @@ $$ SELECT (((now() AT TIME ZONE 'UTC')::date - (p_days - 1))::timestamp) AT TIME
 CREATE VIEW edge_function_performance AS
 WITH daily AS (
     SELECT (f.bucket AT TIME ZONE 'UTC')::date AS date, f.function_name,
-           sum(f.invocations) AS invocations, sum(f.errors) AS errors, sum(f.items) AS items,
+           sum(f.invocations)::bigint AS invocations, sum(f.errors)::bigint AS errors,
+           sum(f.items)::bigint AS items,
            sum(f.total_ms) AS total_ms, max(f.max_ms) AS max_ms,
            ARRAY[sum(f.hist[1]), sum(f.hist[2]), sum(f.hist[3]), sum(f.hist[4]),
                  sum(f.hist[5]), sum(f.hist[6]), sum(f.hist[7]), sum(f.hist[8]),
@@ -104,7 +105,8 @@ FROM daily;
 CREATE VIEW job_processing_stats AS
 WITH finished AS (
     SELECT (j.bucket AT TIME ZONE 'UTC')::date AS date, j.job_type,
-           sum(j.completed) AS completed, sum(j.failed) AS failed, sum(j.retried) AS retried,
+           sum(j.completed)::bigint AS completed, sum(j.failed)::bigint AS failed,
+           sum(j.retried)::bigint AS retried,
            sum(j.total_ms) AS total_ms, sum(j.wait_ms) AS wait_ms
     FROM job_stats_minute j
     WHERE j.bucket >= monitoring_window_start(7)
@@ -133,10 +135,10 @@ FULL JOIN waiting w ON w.date = f.date AND w.job_type = f.job_type;
 CREATE VIEW webhook_processing_stats AS
 WITH daily AS (
     SELECT (w.bucket AT TIME ZONE 'UTC')::date AS date, w.source_id,
-           sum(w.received) AS received, sum(w.duplicates) AS duplicates,
-           sum(w.rejected) AS rejected, sum(w.rate_limited) AS rate_limited,
-           sum(w.processed) AS processed, sum(w.unmatched) AS unmatched,
-           sum(w.failed) AS failed, sum(w.processing_ms) AS processing_ms
+           sum(w.received)::bigint AS received, sum(w.duplicates)::bigint AS duplicates,
+           sum(w.rejected)::bigint AS rejected, sum(w.rate_limited)::bigint AS rate_limited,
+           sum(w.processed)::bigint AS processed, sum(w.unmatched)::bigint AS unmatched,
+           sum(w.failed)::bigint AS failed, sum(w.processing_ms) AS processing_ms
     FROM webhook_stats_minute w
     WHERE w.bucket >= monitoring_window_start(7)
     GROUP BY 1, 2

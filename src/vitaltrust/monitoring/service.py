@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from vitaltrust.auth.principal import Principal
@@ -26,8 +27,14 @@ async def dashboard_data(conn: Conn, trainer_id: int | None) -> dict[str, Any]:
     return data
 
 
+def _jsonable(value: Any) -> Any:
+    # numeric columns (rates, averages) are numbers in JSON, not strings
+    return float(value) if isinstance(value, Decimal) else value
+
+
 async def rows(conn: Conn, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [dict(r) for r in await (await conn.execute(query, params)).fetchall()]
+    found = await (await conn.execute(query, params)).fetchall()
+    return [{k: _jsonable(v) for k, v in r.items()} for r in found]
 
 
 async def check_metric(conn: Conn, metric: str | None) -> None:
