@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -113,13 +114,18 @@ async def test_outcomes_are_counted_in_webhook_stats(
     await app_client.post(f"/webhooks/{source.name}", content=bad,
                           headers=standard_headers(secret, bad + b" "))
     await drain(app_client, settings)
-    await app_client.app.state.stats.flush()  # type: ignore[attr-defined]
-    row = await (await conn.execute(
-        "SELECT sum(received) AS received, sum(rejected) AS rejected, sum(unmatched) AS unmatched "
-        "FROM webhook_stats_minute WHERE source_id = %s", (source.source_id,))).fetchone()
-    assert row is not None
-    assert (row["received"], row["rejected"], row["unmatched"]) == (1, 1, 1)
-    calls = await (await conn.execute(
-        "SELECT sum(invocations) AS n, sum(errors) AS e FROM function_stats_minute "
-        "WHERE function_name = 'webhook-ingest'")).fetchone()
-    assert calls is not None and (calls["n"], calls["e"]) == (2, 1)
+    got: tuple[object, ...] = ()
+    for _ in range(50):  # the recorder flushes in the background (every 0.2 s here)
+        await app_client.app.state.stats.flush()  # type: ignore[attr-defined]
+        row = await (await conn.execute(
+            "SELECT sum(received) AS received, sum(rejected) AS rejected, sum(unmatched) AS u "
+            "FROM webhook_stats_minute WHERE source_id = %s", (source.source_id,))).fetchone()
+        calls = await (await conn.execute(
+            "SELECT sum(invocations) AS n, sum(errors) AS e FROM function_stats_minute "
+            "WHERE function_name = 'webhook-ingest'")).fetchone()
+        assert row is not None and calls is not None
+        got = (row["received"], row["rejected"], row["u"], calls["n"], calls["e"])
+        if got == (1, 1, 1, 2, 1):
+            break
+        await asyncio.sleep(0.1)
+    assert got == (1, 1, 1, 2, 1)

@@ -1,11 +1,14 @@
 """Durable, idempotent storage of accepted deliveries, grouped into shared commits.
 
-Concurrent deliveries are collected for about a millisecond and written in ONE
-transaction: a multi-row INSERT ... ON CONFLICT DO NOTHING into webhook_events plus
-the webhook_processing job of every new row. Each caller is answered only after that
-commit. A delivery whose (source, event id) already exists is a duplicate when the
-body is byte-identical and a conflict otherwise, whether the first copy arrived in
-an earlier commit, in another process, or in the same batch.
+Concurrent deliveries are collected for about a millisecond and written by ONE
+statement, which is its own transaction: a multi-row INSERT ... ON CONFLICT DO NOTHING
+into webhook_events, the webhook_processing job of every new row (the queue's table and
+channel, written here in-line because a delivery costs one round trip this way), and the
+wake-up NOTIFY. Each caller is answered only after that commit.
+
+A delivery whose (source, event id) already exists is a duplicate when the body is
+byte-identical and a conflict otherwise, whether the first copy arrived in an earlier
+commit, in another process, or in the same batch.
 """
 
 from __future__ import annotations
@@ -15,15 +18,29 @@ from typing import Literal
 
 from psycopg_pool import AsyncConnectionPool
 
-from vitaltrust.db import Conn, transaction
+from vitaltrust.db import Conn
 from vitaltrust.ingest.batcher import MicroBatcher
-from vitaltrust.queue.enqueue import NewJob, enqueue_many
 
-INSERT_EVENTS = """
-INSERT INTO webhook_events (source_id, event_id, body_sha256, body, content_type, event_type)
-SELECT * FROM unnest(%s::int[], %s::text[], %s::bytea[], %s::bytea[], %s::text[], %s::text[])
-ON CONFLICT (source_id, event_id) DO NOTHING
-RETURNING webhook_event_id, source_id, event_id
+INSERT_EVENTS_AND_JOBS = """
+WITH events AS (
+    INSERT INTO webhook_events (source_id, event_id, body_sha256, body, content_type, event_type)
+    SELECT s, e, h, b, c, t
+    FROM unnest(%(source_id)s::int[], %(event_id)s::text[], %(sha)s::bytea[], %(body)s::bytea[],
+                %(content_type)s::text[], %(event_type)s::text[]) AS d(s, e, h, b, c, t)
+    ON CONFLICT (source_id, event_id) DO NOTHING
+    RETURNING webhook_event_id, source_id, event_id
+), jobs AS (
+    INSERT INTO background_jobs (job_type, payload, is_sandbox)
+    SELECT 'webhook_processing', jsonb_build_object('webhook_event_id', e.webhook_event_id),
+           s.is_sandbox
+    FROM events e JOIN webhook_sources s USING (source_id)
+    ORDER BY e.webhook_event_id
+    RETURNING id
+)
+SELECT e.webhook_event_id, e.source_id, e.event_id,
+       (SELECT count(*) FROM jobs) AS jobs,
+       (SELECT pg_notify('vitaltrust_jobs', 'webhook_processing')) AS notified
+FROM events e
 """
 SELECT_EXISTING = """
 SELECT e.webhook_event_id, e.source_id, e.event_id, e.body_sha256
@@ -66,19 +83,16 @@ class EventWriter:
         for d in batch:
             first.setdefault((d.source_id, d.event_id), d)
         reps = list(first.values())
-        async with transaction(self._pool) as conn:
+        async with self._pool.connection() as conn:  # autocommit: one statement, one commit
             inserted = {
                 (r["source_id"], r["event_id"]): int(r["webhook_event_id"])
-                for r in await (await conn.execute(INSERT_EVENTS, (
-                    [d.source_id for d in reps], [d.event_id for d in reps],
-                    [d.body_sha256 for d in reps], [d.body for d in reps],
-                    [d.content_type for d in reps], [d.event_type for d in reps],
-                ))).fetchall()}
-            by_key = {k: first[k] for k in inserted}
-            await enqueue_many(conn, [
-                NewJob("webhook_processing", {"webhook_event_id": event_id},
-                       is_sandbox=by_key[key].is_sandbox)
-                for key, event_id in sorted(inserted.items(), key=lambda kv: kv[1])])
+                for r in await (await conn.execute(INSERT_EVENTS_AND_JOBS, {
+                    "source_id": [d.source_id for d in reps], "event_id": [d.event_id for d in reps],
+                    "sha": [d.body_sha256 for d in reps], "body": [d.body for d in reps],
+                    "content_type": [d.content_type for d in reps],
+                    "event_type": [d.event_type for d in reps],
+                })).fetchall()}
+            # rows that already existed, possibly committed by another process just now
             others = [d for d in reps if (d.source_id, d.event_id) not in inserted]
             existing: dict[tuple[int, str], tuple[int, bytes]] = {}
             if others:
