@@ -1,0 +1,1 @@
+"""Pure confidence model tests: no database."""
