@@ -1,7 +1,8 @@
 """Who is calling: bearer API tokens and session cookies, role checks, per-user access.
 
 Every route declares its audience with one of the dependencies at the bottom. Cookie
-sessions must also present the CSRF token (header `X-CSRF-Token`) on state changes.
+sessions must also present the CSRF token (header `X-CSRF-Token`) on state changes;
+bearer tokens need none (a browser never attaches them on its own).
 """
 
 from __future__ import annotations
@@ -16,23 +17,46 @@ from vitaltrust.errors import Problem
 from vitaltrust.http import DbConn
 
 SESSION_COOKIE = "vt_session"
+CSRF_COOKIE = "vt_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ROLES_STAFF = ("admin", "trainer")
+MAX_BIGINT = 2**63 - 1
+# Longer than any token we issue; longer input is rejected before hashing or querying.
+MAX_SECRET_CHARS = 200
 
+# The lookups never block and write at most once a minute per credential: the
+# `last_*` stamp is only refreshed when stale, and a row another request is already
+# refreshing is skipped (SKIP LOCKED) rather than waited for.
 LOOKUP_BEARER = """
-UPDATE api_tokens t SET last_used_at = now()
-FROM users u
-WHERE t.token_hash = %s AND t.revoked_at IS NULL
-  AND (t.expires_at IS NULL OR t.expires_at > now())
-  AND u.user_id = t.user_id AND u.disabled_at IS NULL
-RETURNING u.user_id, u.email, u.role, t.token_hash
+WITH hit AS (
+    SELECT u.user_id, u.email, u.role, t.token_id, t.token_hash
+    FROM api_tokens t JOIN users u ON u.user_id = t.user_id
+    WHERE t.token_hash = %(digest)s AND t.revoked_at IS NULL
+      AND (t.expires_at IS NULL OR t.expires_at > now())
+      AND u.disabled_at IS NULL
+), touch AS (
+    UPDATE api_tokens t SET last_used_at = now()
+    WHERE (t.user_id, t.token_id) IN (
+        SELECT s.user_id, s.token_id FROM api_tokens s JOIN hit USING (user_id, token_id)
+        WHERE s.last_used_at IS NULL OR s.last_used_at < now() - interval '1 minute'
+        FOR UPDATE OF s SKIP LOCKED)
+)
+SELECT user_id, email, role, token_hash FROM hit
 """
 LOOKUP_SESSION = """
-UPDATE sessions s SET last_seen_at = now()
-FROM users u
-WHERE s.token_hash = %s AND s.expires_at > now()
-  AND u.user_id = s.user_id AND u.disabled_at IS NULL
-RETURNING u.user_id, u.email, u.role, s.token_hash, s.csrf_hash
+WITH hit AS (
+    SELECT u.user_id, u.email, u.role, s.token_hash, s.csrf_hash
+    FROM sessions s JOIN users u ON u.user_id = s.user_id
+    WHERE s.token_hash = %(digest)s AND s.expires_at > now() AND u.disabled_at IS NULL
+), touch AS (
+    UPDATE sessions t SET last_seen_at = now()
+    WHERE (t.user_id, t.token_hash) IN (
+        SELECT s.user_id, s.token_hash FROM sessions s JOIN hit USING (user_id, token_hash)
+        WHERE s.last_seen_at < now() - interval '1 minute'
+        FOR UPDATE OF s SKIP LOCKED)
+)
+SELECT user_id, email, role, token_hash, csrf_hash FROM hit
 """
 CAN_SEE_USER = """
 SELECT EXISTS (
@@ -58,8 +82,12 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ROLES_STAFF
 
-def _bearer(request: Request) -> str | None:
+
+def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -67,26 +95,37 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+def _bad_bearer() -> Problem:
+    return Problem(401, "The bearer token is invalid, expired or revoked.",
+                   headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def csrf_ok(request: Request, csrf_hash: bytes) -> bool:
+    sent = request.headers.get(CSRF_HEADER, "")
+    if not sent or len(sent) > MAX_SECRET_CHARS:
+        return False
+    return digests_equal(token_digest(sent), csrf_hash)
+
+
 async def optional_principal(request: Request, conn: DbConn) -> Principal | None:
-    token = _bearer(request)
+    token = bearer_token(request)
     if token is not None:
+        if len(token) > MAX_SECRET_CHARS:
+            raise _bad_bearer()
         digest = token_digest(token)
-        row = await (await conn.execute(LOOKUP_BEARER, (digest,))).fetchone()
+        row = await (await conn.execute(LOOKUP_BEARER, {"digest": digest})).fetchone()
         if row is None or not digests_equal(bytes(row["token_hash"]), digest):
-            raise Problem(401, "The bearer token is invalid, expired or revoked.",
-                          headers={"WWW-Authenticate": "Bearer"})
+            raise _bad_bearer()
         return Principal(row["user_id"], row["email"], row["role"], "token")
     cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
+    if not cookie or len(cookie) > MAX_SECRET_CHARS:
         return None
     digest = token_digest(cookie)
-    row = await (await conn.execute(LOOKUP_SESSION, (digest,))).fetchone()
+    row = await (await conn.execute(LOOKUP_SESSION, {"digest": digest})).fetchone()
     if row is None or not digests_equal(bytes(row["token_hash"]), digest):
-        return None
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not sent or not digests_equal(token_digest(sent), bytes(row["csrf_hash"])):
-            raise Problem(403, "Missing or wrong CSRF token (send the X-CSRF-Token header).")
+        return None  # expired or logged out: simply anonymous
+    if request.method not in SAFE_METHODS and not csrf_ok(request, bytes(row["csrf_hash"])):
+        raise Problem(403, "Missing or wrong CSRF token (send the X-CSRF-Token header).")
     return Principal(row["user_id"], row["email"], row["role"], "session")
 
 
@@ -99,7 +138,7 @@ async def require_user(principal: Annotated[Principal | None, Depends(optional_p
 
 async def require_staff(principal: Annotated[Principal, Depends(require_user)]) -> Principal:
     """Trainers and admins (system-health views)."""
-    if principal.role not in ("admin", "trainer"):
+    if not principal.is_staff:
         raise Problem(403, "This needs a trainer or admin account.")
     return principal
 
@@ -112,6 +151,8 @@ async def require_admin(principal: Annotated[Principal, Depends(require_user)]) 
 
 async def ensure_can_see_user(conn: DbConn, principal: Principal, user_id: int) -> None:
     """404, not 403, for users outside the caller's reach: existence is not revealed."""
+    if not 0 < user_id <= MAX_BIGINT:  # out of range for bigint: no such user (not a 500)
+        raise Problem(404, f"No user {user_id}.")
     row = await (await conn.execute(
         CAN_SEE_USER, {"target": user_id, "role": principal.role, "actor": principal.user_id}
     )).fetchone()

@@ -26,6 +26,14 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """True when the stored hash uses older argon2 parameters than the current ones."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return False
+
+
 def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
