@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 from tests.conftest import make_user
 from tests.support.cli import run_cli
-from vitaltrust.db import Conn
+from vitaltrust.config import Settings
+from vitaltrust.db import Conn, create_pool
+from vitaltrust.metrics.store import store_samples
+from vitaltrust.metrics.types import RawSample
 from vitaltrust.ops.doctor import CHECK_NAMES, run_checks
 from vitaltrust.ops.judges import Check, Thresholds
+from vitaltrust.queue.worker import run_until_idle
 
 ADD_JOB = """
 INSERT INTO background_jobs (job_type, payload, status, run_at, attempts, last_error,
@@ -21,12 +26,11 @@ ADD_SAMPLE = """
 INSERT INTO metric_samples (user_id, metric, source_id, measured_at, local_date, value, received_at)
 VALUES (%s, 'weight', 1, now() - %s * interval '1 hour', current_date, 80, now() - %s * interval '1 hour')
 """
-ADD_CACHE = """
-INSERT INTO metric_confidence_cache (user_id, metric, score, level, components, explanation,
-    sample_count, last_sample_at, computed_at, model_version)
-VALUES (%s, 'weight', 90, 'excellent', '{}', '{}', 1, now() - %s * interval '1 hour',
-        now() - %s * interval '1 hour', 'test')
-"""
+
+
+def weight(at: datetime) -> RawSample:
+    return RawSample(external_user_id="x", metric="weight", value=80.0, unit="kg", measured_at=at,
+                     device_type="scale")
 
 
 async def add_job(conn: Conn, job_type: str = "confidence_calculation", *, status: str = "pending",
@@ -85,21 +89,57 @@ async def test_stalled_leases(conn: Conn) -> None:
     assert c.status == "fail" and c.data["stalled"] == 2
 
 
-async def test_confidence_cache_stale_missing_and_queued(conn: Conn) -> None:
+async def test_confidence_cache_follows_the_real_pipeline(conn: Conn, settings: Settings) -> None:
+    """Stored samples + the real confidence job keep the cache current; a sample that bypasses
+    the queue makes it stale; a history backfill outside the scoring window does not."""
     name = "confidence cache no older than its samples"
-    current, stale, missing = [await make_user(conn, "client") for _ in range(3)]
-    for user in (current, stale, missing):
-        await conn.execute(ADD_SAMPLE, (user.user_id, 2, 2))
-    await conn.execute(ADD_CACHE, (current.user_id, 2, 1))  # computed after its sample arrived
-    await conn.execute(ADD_CACHE, (stale.user_id, 3, 3))  # computed before it
-    c = (await checks_by_name(conn))[name]
-    assert c.status == "fail"
-    assert (c.data["stale"], c.data["missing"]) == (1, 1)
-    assert f"user {stale.user_id} weight (stale)" in c.data["examples"]
-    # a queued job (even one that lost its dedupe key on requeue) is the fix on its way
-    for user in (stale, missing):
-        await add_job(conn, payload=json.dumps({"user_id": user.user_id, "metric": "weight"}))
+    alice, bob = await make_user(conn, "client"), await make_user(conn, "client")
+    now = datetime.now(UTC)
+    for user in (alice, bob):
+        async with conn.transaction():
+            await store_samples(conn, user_id=user.user_id, source_id=1, webhook_event_id=None,
+                                samples=[weight(now - timedelta(hours=h)) for h in (30, 6)])
+    queued = (await checks_by_name(conn))[name]
+    assert queued.status == "pass"  # the jobs are pending: the fix is on its way
+
+    pool = create_pool(settings.database_url or "", settings)
+    await pool.open(wait=True)
+    try:
+        await run_until_idle(pool, settings)
+        assert (await checks_by_name(conn))[name].status == "pass"
+
+        await conn.execute(ADD_SAMPLE, (alice.user_id, 1, 0))  # stored without its job
+        await conn.execute("DELETE FROM metric_confidence_cache WHERE user_id = %s", (bob.user_id,))
+        c = (await checks_by_name(conn))[name]
+        assert c.status == "fail"
+        assert (c.data["stale"], c.data["missing"]) == (1, 1)
+        assert c.data["examples"] == [f"user {alice.user_id} weight (stale)",
+                                      f"user {bob.user_id} weight (no cache row)"]
+        assert "recalculate-all" in c.fix
+
+        # a queued job (even one that lost its dedupe key on requeue) is the fix on its way
+        await add_job(conn, payload=json.dumps({"user_id": alice.user_id, "metric": "weight"}))
+        await add_job(conn, payload=json.dumps({"user_id": bob.user_id, "metric": "weight"}))
+        assert (await checks_by_name(conn))[name].status == "pass"
+        await run_until_idle(pool, settings)
+    finally:
+        await pool.close()
     assert (await checks_by_name(conn))[name].status == "pass"
+
+
+async def test_backfill_outside_the_window_is_not_stale(conn: Conn, settings: Settings) -> None:
+    user = await make_user(conn, "client")
+    async with conn.transaction():
+        await store_samples(conn, user_id=user.user_id, source_id=1, webhook_event_id=None,
+                            samples=[weight(datetime.now(UTC) - timedelta(hours=2))])
+    pool = create_pool(settings.database_url or "", settings)
+    await pool.open(wait=True)
+    try:
+        await run_until_idle(pool, settings)
+    finally:
+        await pool.close()
+    await conn.execute(ADD_SAMPLE, (user.user_id, 24 * 60, 0))  # 60 days old, received now
+    assert (await checks_by_name(conn))["confidence cache no older than its samples"].status == "pass"
 
 
 async def test_webhook_success_rate_ignores_sandbox_sources(conn: Conn) -> None:

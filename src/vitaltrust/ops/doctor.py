@@ -6,12 +6,15 @@ The doctor only reads: its connection is read-only and never migrates.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from vitaltrust.confidence.cache import AHEAD, LOOKBACK
+from vitaltrust.confidence.types import WINDOW_DAYS
 from vitaltrust.db import Conn
 from vitaltrust.migrations import applied_versions, available
 from vitaltrust.ops.judges import (
@@ -53,27 +56,35 @@ SELECT j.job_type, count(*)::int AS failed,
 FROM background_jobs j WHERE j.status = 'failed'
 GROUP BY j.job_type ORDER BY count(*) DESC
 """
-# A cache row is stale when a sample arrived after it was computed, or a later measurement
-# exists than the one it saw; a (user, metric) with samples and no row is missing. Either
-# is a fault only when no confidence job (pending or running) is on its way to fix it.
-# Queued jobs are matched by payload: a requeued job may have lost its dedupe key.
+# A cache row is stale when a sample in the range its job reads (the scoring window and
+# its look-back, relative to computed_at) was received after the newest input it saw
+# (data_version: that input's received_at in microseconds; 1 ms absorbs its float rounding).
+# A (user, metric) with samples and no row is missing. Either is a fault only when no
+# confidence job (pending or running) is on its way: matched by payload, because a requeued
+# job may have lost its dedupe key. Index probes per cache row and per (user, catalog
+# metric), so it never groups the whole sample table.
 CONFIDENCE_CACHE = """
-WITH per_series AS (
-    SELECT s.user_id, s.metric, max(s.measured_at) AS last_measured, max(s.received_at) AS last_received
-    FROM metric_samples s GROUP BY s.user_id, s.metric
+WITH stale AS (
+    SELECT c.user_id, c.metric, false AS missing
+    FROM metric_confidence_cache c
+    WHERE EXISTS (
+        SELECT 1 FROM metric_samples s
+        WHERE s.user_id = c.user_id AND s.metric = c.metric
+          AND s.measured_at >= c.computed_at - %(behind)s AND s.measured_at <= c.computed_at + %(ahead)s
+          AND (extract(epoch FROM s.received_at) * 1000000)::bigint > c.data_version + 1000)
+), missing AS (
+    SELECT u.user_id, m.metric, true AS missing
+    FROM users u CROSS JOIN metric_catalog m
+    WHERE NOT EXISTS (SELECT 1 FROM metric_confidence_cache c
+                      WHERE c.user_id = u.user_id AND c.metric = m.metric)
+      AND EXISTS (SELECT 1 FROM metric_samples s WHERE s.user_id = u.user_id AND s.metric = m.metric)
 ), queued AS (
     SELECT DISTINCT j.payload ->> 'user_id' AS user_id, j.payload ->> 'metric' AS metric
     FROM background_jobs j
     WHERE j.job_type = 'confidence_calculation' AND j.status IN ('pending', 'processing')
 ), judged AS (
-    SELECT p.user_id, p.metric, c.user_id IS NULL AS missing
-    FROM per_series p
-    LEFT JOIN metric_confidence_cache c ON c.user_id = p.user_id AND c.metric = p.metric
-    LEFT JOIN queued q ON q.user_id = p.user_id::text AND q.metric = p.metric
-    WHERE q.user_id IS NULL
-      AND (c.user_id IS NULL
-           OR p.last_received > c.computed_at
-           OR p.last_measured > c.last_sample_at AND p.last_measured <= c.computed_at)
+    SELECT f.* FROM (SELECT * FROM stale UNION ALL SELECT * FROM missing) f
+    WHERE NOT EXISTS (SELECT 1 FROM queued q WHERE q.user_id = f.user_id::text AND q.metric = f.metric)
 )
 SELECT count(*) FILTER (WHERE NOT missing)::int AS stale,
        count(*) FILTER (WHERE missing)::int AS missing,
@@ -134,7 +145,8 @@ async def check_failed(conn: Conn) -> Check:
 
 
 async def check_confidence(conn: Conn) -> Check:
-    r = await _one(conn, CONFIDENCE_CACHE)
+    r = await _one(conn, CONFIDENCE_CACHE, {"behind": timedelta(days=WINDOW_DAYS) + LOOKBACK,
+                                            "ahead": AHEAD})
     return judge_confidence_cache(r["stale"], r["missing"], r["examples"] or [])
 
 
