@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from tests.support.cli import run_cli
 from vitaltrust.config import Settings
 from vitaltrust.db import Conn, create_pool
+from vitaltrust.ingest.sources import create_source
 from vitaltrust.logging_setup import setup_logging
 from vitaltrust.ops.logs import last_id, levels_from, parse_duration, read_logs, read_newer
 from vitaltrust.queue.enqueue import enqueue
@@ -112,3 +114,33 @@ def test_bad_options_are_one_line_and_exit_2(db_url: str) -> None:
         bad = run_cli(db_url, "logs", *args)
         assert bad.returncode == 2
         assert words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+async def test_ingest_failures_and_unmatched_deliveries_are_logged(
+        db_url: str, conn: Conn, pool: AsyncConnectionPool[Conn], settings: Settings) -> None:
+    source, _ = await create_source(conn, "acme", "standard")
+    sandbox, _ = await create_source(conn, "selftest-sb", "standard", is_sandbox=True)
+    unmatched = json.dumps({"type": "samples", "user": "nobody-linked", "samples": [
+        {"metric": "weight", "value": 80.2, "unit": "kg", "measured_at": "2026-11-28T07:02:00+01:00"}]})
+    deliveries = [(source.source_id, "evt-bad", b"{not json"), (source.source_id, "evt-nobody",
+                  unmatched.encode()), (sandbox.source_id, "evt-sb", b"{not json")]
+    ids = {}
+    for source_id, event_id, body in deliveries:
+        row = await (await conn.execute(
+            "INSERT INTO webhook_events (source_id, event_id, body_sha256, body) VALUES (%s, %s, %s, %s) "
+            "RETURNING webhook_event_id", (source_id, event_id, hashlib.sha256(body).digest(), body))
+        ).fetchone()
+        assert row is not None
+        ids[event_id] = row["webhook_event_id"]
+        await enqueue(conn, "webhook_processing", {"webhook_event_id": row["webhook_event_id"]})
+    await run_until_idle(pool, settings)
+
+    entries = await read_logs(conn, function="webhook-ingest", levels=levels_from(None), since=None)
+    by_event = {e.webhook_event_id: e for e in entries}
+    assert set(by_event) == {ids["evt-bad"], ids["evt-nobody"]}  # the sandbox one stays out
+    bad, nobody = by_event[ids["evt-bad"]], by_event[ids["evt-nobody"]]
+    assert (bad.level, bad.event) == ("error", "event_failed") and bad.error
+    assert (nobody.level, nobody.event) == ("warning", "event_unmatched")
+    assert "sources link" in (nobody.message or "")
+    errors_only = await read_logs(conn, function="webhook-ingest", levels=levels_from("error"), since=None)
+    assert [e.webhook_event_id for e in errors_only] == [ids["evt-bad"]]
