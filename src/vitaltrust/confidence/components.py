@@ -129,7 +129,7 @@ def hampel_outliers(times: Sequence[float], values: Sequence[float],
             del window[bisect.bisect_left(window, values[low])]
             low += 1
         median = _median(window)
-        mad = _median(sorted(abs(v - median) for v in window))
+        mad = _median(sorted([abs(v - median) for v in window]))
         scale = max(HAMPEL_MAD_SCALE * mad, floor)
         if abs(values[i] - median) > HAMPEL_THRESHOLD * scale + EPSILON:
             found.append((i, median))

@@ -10,7 +10,7 @@ measured after `now` are not counted yet.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from vitaltrust.confidence import components as K
@@ -21,6 +21,7 @@ from vitaltrust.confidence.resolution import (
     find_unit_slips,
     identity,
     is_hard_fail,
+    latest_deliveries,
     resolve,
 )
 from vitaltrust.confidence.types import (
@@ -56,19 +57,19 @@ def score(samples: Sequence[Sample], spec: MetricSpec, now: datetime,
           priority: Sequence[str] | None = None) -> Confidence:
     """Resolve conflicts, score the six components, apply caps, pick the level."""
     window_start = now - timedelta(days=WINDOW_DAYS)
-    everything = deduplicate(samples)
-    in_window = [s for s in everything if window_start < s.measured_at <= now]
+    in_window = deduplicate([s for s in samples if window_start < s.measured_at <= now])
+    before = latest_deliveries([s for s in samples if s.measured_at <= window_start])
     hard: list[Sample] = []
     candidates: list[Sample] = []
     for s in in_window:
         (hard if is_hard_fail(s, spec) else candidates).append(s)
     slip_refs = find_unit_slips(candidates, spec)
-    valid = [s for s in candidates if identity(s) not in slip_refs]
+    valid = [s for s in candidates if identity(s) not in slip_refs] if slip_refs else candidates
     slips = [(s, slip_refs[identity(s)]) for s in candidates if identity(s) in slip_refs]
     resolved, conflicts = resolve(valid, spec, priority)
     rapid = K.rapid_changes(resolved, spec)
 
-    last_valid = resolved[-1] if resolved else _latest_valid_before(everything, window_start, spec)
+    last_valid = resolved[-1] if resolved else _latest_valid(before.values(), spec)
     recent_cutoff = now - timedelta(days=IMPLAUSIBLE_CAP_DAYS)
     implausible_cap = IMPLAUSIBLE_CAP if any(s.measured_at > recent_cutoff for s in hard) else None
 
@@ -90,7 +91,7 @@ def score(samples: Sequence[Sample], spec: MetricSpec, now: datetime,
     if insufficient:
         top.insert(0, R.insufficient(spec, len(resolved), MIN_VALID_SAMPLES, WINDOW_DAYS))
 
-    flags = _flags(everything, in_window, spec, {
+    flags = _flags(in_window, before.values(), spec, {
         R.IMPLAUSIBLE_VALUE: hard, R.UNIT_SLIP: [s for s, _ in slips],
         R.RAPID_CHANGE: [later for later, _ in rapid], R.OUTLIER: outliers})
     return Confidence(
@@ -133,35 +134,37 @@ def _top_reasons(built: tuple[Component, ...]) -> list[R.Reason]:
     return [r for r in found if "capped_at" in r] + [r for r in found if "capped_at" not in r]
 
 
-def _latest_valid_before(everything: list[Sample], window_start: datetime,
-                         spec: MetricSpec) -> Sample | None:
-    for s in reversed(everything):
-        if (s.measured_at <= window_start and not is_hard_fail(s, spec)
-                and R.UNIT_SLIP not in s.flags):
-            return s
-    return None
+def _latest_valid(samples: Iterable[Sample], spec: MetricSpec) -> Sample | None:
+    """Latest by (measured_at, source_id) that is neither impossible nor a unit slip."""
+    best: Sample | None = None
+    for s in samples:
+        if best is None or s.measured_at > best.measured_at or (
+                s.measured_at == best.measured_at and s.source_id > best.source_id):
+            if not is_hard_fail(s, spec) and R.UNIT_SLIP not in s.flags:
+                best = s
+    return best
 
 
-def _flags(everything: list[Sample], in_window: list[Sample], spec: MetricSpec,
+def _flags(in_window: list[Sample], before: Iterable[Sample], spec: MetricSpec,
            derived: dict[str, list[Sample]]) -> dict[SampleKey, frozenset[str]]:
-    """Every given sample's flags after this run (absent = none). Samples outside the window
+    """Every given sample's flags after this run (absent = none). Samples before the window
     keep what they had, plus IMPLAUSIBLE_VALUE when outside the hard limits."""
     extra: dict[SampleKey, set[str]] = {}
     for flag, flagged in derived.items():
         for s in flagged:
             extra.setdefault(identity(s), set()).add(flag)
-    judged = {identity(s) for s in in_window}
     result: dict[SampleKey, frozenset[str]] = {}
-    for s in everything:
+    for s in in_window:
         key = identity(s)
-        if key in judged:
-            flags = (s.flags - RECOMPUTED_FLAGS) | extra.get(key, set())
-        elif is_hard_fail(s, spec):
-            flags = s.flags | {R.IMPLAUSIBLE_VALUE}
-        else:
-            flags = s.flags
+        flags = (s.flags - RECOMPUTED_FLAGS) | extra.get(key, set()) if s.flags or key in extra \
+            else s.flags
         if flags:
             result[key] = frozenset(flags)
+    low, high = spec.hard_min, spec.hard_max
+    for s in before:
+        if s.flags or not low <= s.value <= high:
+            flags = s.flags | {R.IMPLAUSIBLE_VALUE} if is_hard_fail(s, spec) else s.flags
+            result[identity(s)] = frozenset(flags)
     return result
 
 
@@ -171,5 +174,7 @@ def _with_flags(sample: Sample, flags: dict[SampleKey, frozenset[str]]) -> Sampl
 
 
 def _conflict_with_flags(conflict: Conflict, flags: dict[SampleKey, frozenset[str]]) -> Conflict:
-    return dataclasses.replace(conflict, winner=_with_flags(conflict.winner, flags),
-                               loser=_with_flags(conflict.loser, flags))
+    winner, loser = _with_flags(conflict.winner, flags), _with_flags(conflict.loser, flags)
+    if winner is conflict.winner and loser is conflict.loser:
+        return conflict
+    return dataclasses.replace(conflict, winner=winner, loser=loser)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from vitaltrust.confidence.reasons import IMPLAUSIBLE_VALUE, UNIT_SLIP
@@ -37,20 +38,26 @@ def _delivery_key(s: Sample) -> tuple[Any, ...]:
             tuple(sorted(s.flags)), s.source_name)
 
 
-def deduplicate(samples: Iterable[Sample]) -> list[Sample]:
-    """One sample per (source, measured_at), the later delivery replacing the earlier one;
-    sorted by time (after this, (measured_at, source_id) is a total order)."""
-    best: dict[SampleKey, Sample] = {}
+def latest_deliveries(samples: Sequence[Sample]) -> dict[SampleKey, Sample]:
+    """One sample per (source, measured_at): the later delivery replaces the earlier one."""
+    best = {(s.source_id, s.measured_at): s for s in samples}
+    if len(best) == len(samples):
+        return best
+    best = {}
     for s in samples:
         key = (s.source_id, s.measured_at)
         current = best.get(key)
         if current is None or (current is not s and _delivery_key(s) > _delivery_key(current)):
             best[key] = s
-    return sorted(best.values(), key=time_key)
+    return best
 
 
-def time_key(s: Sample) -> tuple[datetime, int]:
-    return (s.measured_at, s.source_id)
+time_key = attrgetter("measured_at", "source_id")
+
+
+def deduplicate(samples: Sequence[Sample]) -> list[Sample]:
+    """Latest deliveries sorted by time; after this (measured_at, source_id) is a total order."""
+    return sorted(latest_deliveries(samples).values(), key=time_key)
 
 
 def is_hard_fail(sample: Sample, spec: MetricSpec) -> bool:
@@ -72,7 +79,8 @@ def find_unit_slips(samples: Sequence[Sample], spec: MetricSpec) -> dict[SampleK
     if spec.metric not in UNIT_SLIP_METRICS:
         return slips
     references: list[float] = []  # ascending: values are visited in ascending order
-    for s in sorted(samples, key=lambda s: (s.value, time_key(s))):
+    # equal values get equal answers, so ties need no further order
+    for s in sorted(samples, key=attrgetter("value")):
         if identity(s) in slips:
             continue
         low = (s.value - UNIT_SLIP_TOLERANCE - EPSILON) / LB_PER_KG
