@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
 import logging
+import signal
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from tests.support.cli import run_cli
+from tests.support.procs import spawn, stop
 from vitaltrust.config import Settings
 from vitaltrust.db import Conn, create_pool
 from vitaltrust.ingest.sources import create_source
@@ -144,3 +148,29 @@ async def test_ingest_failures_and_unmatched_deliveries_are_logged(
     assert "sources link" in (nobody.message or "")
     errors_only = await read_logs(conn, function="webhook-ingest", levels=levels_from("error"), since=None)
     assert [e.webhook_event_id for e in errors_only] == [ids["evt-bad"]]
+
+
+async def test_follow_prints_new_entries_until_stopped(db_url: str, conn: Conn, tmp_path: Path) -> None:
+    insert = ("INSERT INTO edge_function_logs (function_name, level, event, error) "
+              "VALUES (%s, 'error', %s, 'x')")
+    out = tmp_path / "follow.out"
+    await conn.execute(insert, ("job-worker", "before_start"))
+    proc = spawn(db_url, "logs", "--follow", "--function", "job-worker", "--poll", "0.2", log_path=out)
+    try:
+        async def shows(event: str) -> bool:
+            for _ in range(300):
+                if event in out.read_text():
+                    return True
+                await asyncio.sleep(0.1)
+            return False
+
+        assert await shows("before_start")  # the tail: the follower is running
+        await conn.execute(insert, ("webhook-ingest", "other_function"))
+        await conn.execute(insert, ("job-worker", "while_following"))
+        assert await shows("while_following")
+        assert proc.poll() is None
+    finally:
+        stop(proc, signal.SIGINT)
+    text = out.read_text()
+    assert text.count("before_start") == 1 and text.count("while_following") == 1
+    assert "other_function" not in text and "Traceback" not in text
