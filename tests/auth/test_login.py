@@ -228,3 +228,28 @@ async def test_me_reports_profile_and_trainer_client_count(app_client: httpx.Asy
     body = (await app_client.get("/api/me")).json()
     assert body["role"] == "trainer" and body["time_zone"] == "Europe/Berlin"
     assert body["client_count"] == 2
+
+
+async def test_old_hashes_are_upgraded_and_old_sessions_purged_at_login(
+        app_client: httpx.AsyncClient, conn: Conn) -> None:
+    from argon2 import PasswordHasher
+
+    user = await make_user(conn, "client")
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    await conn.execute("UPDATE users SET password_hash = %s WHERE user_id = %s",
+                       (weak, user.user_id))
+    await conn.execute(
+        "INSERT INTO sessions (user_id, token_hash, csrf_hash, expires_at)"
+        " VALUES (%s, %s, %s, now() - interval '2 days')",
+        (user.user_id, sha256("stale"), sha256("stale-csrf")))
+    await login_ok(app_client, user.email)
+    row = await (await conn.execute("SELECT password_hash FROM users WHERE user_id = %s",
+                                    (user.user_id,))).fetchone()
+    assert row is not None and row["password_hash"] != weak
+    assert row["password_hash"].startswith("$argon2id$")
+    stale = await (await conn.execute("SELECT count(*) AS n FROM sessions WHERE token_hash = %s",
+                                      (sha256("stale"),))).fetchone()
+    assert stale is not None and stale["n"] == 0
+    # the upgraded hash still verifies
+    app_client.cookies.clear()
+    await login_ok(app_client, user.email)
