@@ -200,3 +200,39 @@ async def test_disabled_source_is_404(app_client: httpx.AsyncClient, conn: Conn)
                               headers=standard_headers(secret, body))
     assert r.status_code == 404
     assert (await app_client.post("/webhooks/manual", content=b"{}")).status_code == 404
+
+
+async def test_concurrent_same_id_with_two_bodies_is_exact(app_client: httpx.AsyncClient,
+                                                          conn: Conn) -> None:
+    source, secret = await make_source(conn, account_rate_burst=500)
+    bodies = [native_body(value=70.0), native_body(value=71.0)]
+    replies = await asyncio.gather(*[
+        app_client.post(f"/webhooks/{source.name}", content=bodies[i % 2],
+                        headers=standard_headers(secret, bodies[i % 2], msg_id="msg_race"))
+        for i in range(20)])
+    winners = [i for i, r in enumerate(replies) if r.status_code == 202]
+    assert len(winners) == 1
+    won = winners[0] % 2
+    for i, r in enumerate(replies):
+        if i != winners[0]:
+            assert r.status_code == (200 if i % 2 == won else 409), (i, r.status_code)
+    row = await (await conn.execute("SELECT body FROM webhook_events")).fetchone()
+    assert row is not None and bytes(row["body"]) == bodies[won]
+    assert await count(conn, "jobs") == 1
+
+
+@pytest.mark.parametrize("role", ["anonymous", "client", "trainer", "admin"])
+async def test_only_the_signature_authenticates_whatever_the_role(
+        app_client: httpx.AsyncClient, conn: Conn, role: str) -> None:
+    from tests.conftest import bearer_for, make_user
+
+    source, secret = await make_source(conn)
+    auth = {} if role == "anonymous" else await bearer_for(conn, await make_user(conn, role))
+    body = native_body()
+    unsigned = await app_client.post(f"/webhooks/{source.name}", content=body,
+                                     headers={**auth, "content-type": "application/json"})
+    assert unsigned.status_code == 401
+    signed = await app_client.post(f"/webhooks/{source.name}", content=body,
+                                   headers={**auth, **standard_headers(secret, body)})
+    assert signed.status_code == 202
+    assert await count(conn, "webhook_events") == 1
