@@ -129,3 +129,22 @@ async def test_outcomes_are_counted_in_webhook_stats(
             break
         await asyncio.sleep(0.1)
     assert got == (1, 1, 1, 2, 1)
+
+
+async def test_unmatched_events_are_processed_after_link_and_reprocess(
+        app_client: httpx.AsyncClient, conn: Conn, settings: Settings, db_url: str) -> None:
+    from tests.support.cli import run_cli
+
+    user = await make_user(conn, "client")
+    source, secret = await make_source(conn)
+    event_id = await deliver(app_client, source.name, secret, native_body(user="late"))
+    await drain(app_client, settings)
+    assert (await event(conn, event_id))["status"] == "unmatched"
+    await link_account(conn, source_name=source.name, external_user_id="late", email=user.email)
+    done = run_cli(db_url, "sources", "reprocess", source.name)
+    assert done.returncode == 0 and "queued 1 event" in done.stdout, done.stderr
+    await drain(app_client, settings)
+    e = await event(conn, event_id)
+    assert e["status"] == "processed" and e["sample_count"] == 1
+    bad = run_cli(db_url, "sources", "reprocess", source.name, "--status", "processed")
+    assert bad.returncode != 0 and "status must be one of" in (bad.stdout + bad.stderr)

@@ -103,3 +103,28 @@ async def link_account(conn: Conn, *, source_name: str, external_user_id: str, e
     if not external_user_id:
         raise UserError("the external id must not be empty")
     await conn.execute(LINK_ACCOUNT, (source.source_id, external_user_id, user.user_id))
+
+
+REPROCESS = """
+WITH picked AS (
+    UPDATE webhook_events e SET status = 'received', processed_at = NULL, error = NULL
+    FROM webhook_sources s
+    WHERE s.source_id = e.source_id AND s.name = %(name)s AND e.status = ANY(%(statuses)s)
+    RETURNING e.webhook_event_id, s.is_sandbox
+)
+SELECT webhook_event_id, is_sandbox FROM picked ORDER BY webhook_event_id
+"""
+
+
+async def reprocess_events(conn: Conn, source_name: str, statuses: list[str]) -> int:
+    """Queue the source's events in `statuses` again (e.g. `unmatched` after a link)."""
+    from vitaltrust.queue.enqueue import NewJob, enqueue_many
+
+    if await get_source(conn, source_name) is None:
+        raise UserError(f"no source named {source_name!r}")
+    rows = await (await conn.execute(REPROCESS, {"name": source_name, "statuses": statuses})
+                  ).fetchall()
+    await enqueue_many(conn, [NewJob("webhook_processing",
+                                     {"webhook_event_id": int(r["webhook_event_id"])},
+                                     is_sandbox=bool(r["is_sandbox"])) for r in rows])
+    return len(rows)
