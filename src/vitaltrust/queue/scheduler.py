@@ -57,6 +57,8 @@ def registered_tasks() -> dict[str, PeriodicTask]:
     return dict(_TASKS)
 
 
+# A rescued job keeps its run_at: it was due already, so it goes back to the head of the
+# queue instead of waiting behind everything enqueued since.
 RESCUE_EXPIRED = """
 WITH x AS (
     SELECT id FROM background_jobs
@@ -70,7 +72,6 @@ SET attempts = b.attempts + 1,
                  || ' stopped renewing it (crashed, killed or hung)',
     status = CASE WHEN b.attempts + 1 >= b.max_attempts THEN 'failed' ELSE 'pending' END,
     failed_at = CASE WHEN b.attempts + 1 >= b.max_attempts THEN now() END,
-    run_at = CASE WHEN b.attempts + 1 >= b.max_attempts THEN b.run_at ELSE now() END,
     locked_by = CASE WHEN b.attempts + 1 >= b.max_attempts THEN b.locked_by END,
     locked_until = NULL,
     dedupe_key = CASE

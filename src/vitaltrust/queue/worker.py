@@ -127,6 +127,8 @@ class BatchRunner:
                 async with asyncio.timeout(timeout):  # no extra task per job, unlike wait_for
                     await spec.handler(conn, job)
             except Exception as exc:
+                if conn.broken:  # the database went away: not the job's fault, hand it back
+                    raise
                 error = describe(exc, timeout)
                 log.warning("job attempt %d of %d failed: %s", job.attempts + 1, job.max_attempts, error)
                 raise _HandlerFailed(job.id, error) from exc
