@@ -108,3 +108,4 @@ SELECT count(*) AS alive, count(*) FILTER (WHERE is_leader) AS leaders FROM work
 WHERE last_seen_at > now() - make_interval(secs => 3 * heartbeat_seconds)
 """
 REFRESH_CONFIDENCE_SNAPSHOT = "SELECT count(*) AS metrics FROM refresh_confidence_daily_stats()"
+ROLLUP_DAYS = "SELECT rollup_monitoring_days() AS days"

@@ -89,3 +89,9 @@ async def refresh_confidence_snapshot(conn: Conn) -> int:
     """Snapshot today's confidence per metric (data_quality_trends' past days, /metrics)."""
     row = await (await conn.execute(queries.REFRESH_CONFIDENCE_SNAPSHOT)).fetchone()
     return int(row["metrics"]) if row else 0
+
+
+async def rollup_monitoring_days(conn: Conn) -> int:
+    """Fold complete days of minute statistics into the daily rollups; returns days folded."""
+    row = await (await conn.execute(queries.ROLLUP_DAYS)).fetchone()
+    return int(row["days"]) if row else 0
