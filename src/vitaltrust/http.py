@@ -34,5 +34,8 @@ async def get_conn(pool: Annotated[AsyncConnectionPool[Conn], Depends(get_pool)]
 
 
 Pool = Annotated[AsyncConnectionPool[Conn], Depends(get_pool)]
-DbConn = Annotated[Conn, Depends(get_conn)]
+# scope="function": commit before the response is sent. With the default ("request")
+# FastAPI runs the exit after sending, so a client could read its own write too early,
+# or be told 200 for a transaction whose commit then fails.
+DbConn = Annotated[Conn, Depends(get_conn, scope="function")]
 AppSettings = Annotated[Settings, Depends(get_app_settings)]

@@ -82,8 +82,8 @@ function renderActivity(events) {
     el("td", { text: `#${e.job_id}` }),
     el("td", { text: e.job_type }),
     el("td", { text: e.event }),
-    el("td", { class: "vt-num", text: `${e.attempts}/${e.max_attempts}` }),
-    el("td", { text: e.error || (e.duration_ms != null ? `${fmtNumber(e.duration_ms)} ms` : "") })),
+    el("td", { class: "vt-num", text: e.attempts ? `${e.attempts}/${e.max_attempts}` : "–" }),
+    el("td", { class: "vt-detail", text: e.error || (e.duration_ms != null ? `${fmtNumber(e.duration_ms)} ms` : "") })),
   ));
 }
 
@@ -220,6 +220,7 @@ action($("#btn-retry"), "Put every failed job back in the queue?", "/api/admin/j
   (n) => (n === 0 ? "There were no failed jobs to retry." : `Retried ${n} failed job${n === 1 ? "" : "s"}.`));
 action($("#btn-recalc"), role === "admin" ? "Recalculate the confidence of every user and metric?"
   : "Recalculate the confidence of all your clients?", "/api/admin/confidence/recalculate",
-  (n) => (n === null ? "Recalculation queued." : `Queued ${n} recalculation${n === 1 ? "" : "s"}.`));
+  (n, r) => (n === null ? "Recalculation queued." : `Queued ${n} recalculation${n === 1 ? "" : "s"}`
+    + (r.already_pending ? ` (${r.already_pending} already waiting).` : ".")));
 every(OVERVIEW_MS, "overview", loadOverview);
 every(STATS_MS, "stats", loadStats);
