@@ -118,6 +118,8 @@ def hampel_outliers(times: Sequence[float], values: Sequence[float],
     what the measurement error gives when MAD = 0. Two pointers keep the window sorted."""
     n = len(values)
     half = HAMPEL_HALF_WINDOW_GAPS * _median(sorted(b - a for a, b in pairwise(times)))
+    # the scale is never below the floor, so closer points need no MAD
+    surely_inside = HAMPEL_THRESHOLD * floor + EPSILON
     window: list[float] = []
     low = high = 0
     found = []
@@ -129,6 +131,8 @@ def hampel_outliers(times: Sequence[float], values: Sequence[float],
             del window[bisect.bisect_left(window, values[low])]
             low += 1
         median = _median(window)
+        if abs(values[i] - median) <= surely_inside:
+            continue
         mad = _median(sorted([abs(v - median) for v in window]))
         scale = max(HAMPEL_MAD_SCALE * mad, floor)
         if abs(values[i] - median) > HAMPEL_THRESHOLD * scale + EPSILON:

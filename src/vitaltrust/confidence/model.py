@@ -18,11 +18,11 @@ from vitaltrust.confidence import reasons as R
 from vitaltrust.confidence.resolution import (
     SampleKey,
     deduplicate,
-    find_unit_slips,
     identity,
     is_hard_fail,
     latest_deliveries,
     resolve,
+    split_unit_slips,
 )
 from vitaltrust.confidence.types import (
     MODEL_VERSION,
@@ -63,9 +63,7 @@ def score(samples: Sequence[Sample], spec: MetricSpec, now: datetime,
     candidates: list[Sample] = []
     for s in in_window:
         (hard if is_hard_fail(s, spec) else candidates).append(s)
-    slip_refs = find_unit_slips(candidates, spec)
-    valid = [s for s in candidates if identity(s) not in slip_refs] if slip_refs else candidates
-    slips = [(s, slip_refs[identity(s)]) for s in candidates if identity(s) in slip_refs]
+    valid, slips = split_unit_slips(candidates, spec)
     resolved, conflicts = resolve(valid, spec, priority)
     rapid = K.rapid_changes(resolved, spec)
 
@@ -94,6 +92,7 @@ def score(samples: Sequence[Sample], spec: MetricSpec, now: datetime,
     flags = _flags(in_window, before.values(), spec, {
         R.IMPLAUSIBLE_VALUE: hard, R.UNIT_SLIP: [s for s, _ in slips],
         R.RAPID_CHANGE: [later for later, _ in rapid], R.OUTLIER: outliers})
+    restamped = _restamped(in_window, flags)
     return Confidence(
         score=final_score,
         level="insufficient" if insufficient else level_for(final_score),
@@ -104,8 +103,8 @@ def score(samples: Sequence[Sample], spec: MetricSpec, now: datetime,
         sample_count=len(in_window),
         last_sample_at=last_valid.measured_at if last_valid else None,
         latest_value=last_valid.value if last_valid else None,
-        resolved=tuple(_with_flags(s, flags) for s in resolved),
-        conflicts=tuple(_conflict_with_flags(c, flags) for c in conflicts),
+        resolved=tuple(restamped.get(id(s), s) for s in resolved),
+        conflicts=tuple(_restamp_conflict(c, restamped) for c in conflicts),
         flagged=flags,
         valid_sample_count=len(resolved),
     )
@@ -168,13 +167,20 @@ def _flags(in_window: list[Sample], before: Iterable[Sample], spec: MetricSpec,
     return result
 
 
-def _with_flags(sample: Sample, flags: dict[SampleKey, frozenset[str]]) -> Sample:
-    now_flags = flags.get(identity(sample), frozenset())
-    return sample if now_flags == sample.flags else dataclasses.replace(sample, flags=now_flags)
+def _restamped(in_window: list[Sample], flags: dict[SampleKey, frozenset[str]]) -> dict[int, Sample]:
+    """id(sample) -> a copy carrying this run's flags, for the samples whose flags changed."""
+    changed = {}
+    for s in in_window:
+        if s.flags or identity(s) in flags:
+            now_flags = flags.get(identity(s), frozenset())
+            if now_flags != s.flags:
+                changed[id(s)] = dataclasses.replace(s, flags=now_flags)
+    return changed
 
 
-def _conflict_with_flags(conflict: Conflict, flags: dict[SampleKey, frozenset[str]]) -> Conflict:
-    winner, loser = _with_flags(conflict.winner, flags), _with_flags(conflict.loser, flags)
+def _restamp_conflict(conflict: Conflict, restamped: dict[int, Sample]) -> Conflict:
+    winner = restamped.get(id(conflict.winner), conflict.winner)
+    loser = restamped.get(id(conflict.loser), conflict.loser)
     if winner is conflict.winner and loser is conflict.loser:
         return conflict
     return dataclasses.replace(conflict, winner=winner, loser=loser)

@@ -67,29 +67,32 @@ def is_hard_fail(sample: Sample, spec: MetricSpec) -> bool:
             or not spec.hard_min <= value <= spec.hard_max)
 
 
-def find_unit_slips(samples: Sequence[Sample], spec: MetricSpec) -> dict[SampleKey, float | None]:
-    """Weights that are another (non-slip) sample x2.2046 (+/-0.1): an lb value stored as kg.
+def split_unit_slips(samples: Sequence[Sample],
+                     spec: MetricSpec) -> tuple[list[Sample], list[tuple[Sample, float | None]]]:
+    """(the rest, [(slip, the value it was read from)]): a weight that is another, non-slip
+    sample x2.2046 (+/-0.1) is an lb value stored as kg; reference None = flagged at storage.
 
-    Returns slip identity -> the value it was read from (None: flagged so at storage).
-    Values are visited in ascending order so that a slip never serves as the reference
-    for another one; the answer does not depend on input order.
+    Values are visited in ascending order, so a slip never serves as the reference for
+    another one and the answer does not depend on input order.
     """
-    slips: dict[SampleKey, float | None] = {
-        identity(s): None for s in samples if UNIT_SLIP in s.flags}
-    if spec.metric not in UNIT_SLIP_METRICS:
-        return slips
-    references: list[float] = []  # ascending: values are visited in ascending order
-    # equal values get equal answers, so ties need no further order
-    for s in sorted(samples, key=attrgetter("value")):
-        if identity(s) in slips:
-            continue
-        low = (s.value - UNIT_SLIP_TOLERANCE - EPSILON) / LB_PER_KG
-        i = bisect.bisect_left(references, low)
-        if i < len(references) and abs(references[i] * LB_PER_KG - s.value) <= UNIT_SLIP_TOLERANCE + EPSILON:
-            slips[identity(s)] = references[i]
-        else:
-            references.append(s.value)
-    return slips
+    slips: dict[int, float | None] = {id(s): None for s in samples if UNIT_SLIP in s.flags}
+    if spec.metric in UNIT_SLIP_METRICS:
+        references: list[float] = []  # ascending, as the values are visited
+        # equal values get equal answers, so ties need no further order
+        for s in sorted(samples, key=attrgetter("value")):
+            if id(s) in slips:
+                continue
+            low = (s.value - UNIT_SLIP_TOLERANCE - EPSILON) / LB_PER_KG
+            i = bisect.bisect_left(references, low)
+            if (i < len(references)
+                    and abs(references[i] * LB_PER_KG - s.value) <= UNIT_SLIP_TOLERANCE + EPSILON):
+                slips[id(s)] = references[i]
+            else:
+                references.append(s.value)
+    if not slips:
+        return list(samples), []
+    return ([s for s in samples if id(s) not in slips],
+            [(s, slips[id(s)]) for s in samples if id(s) in slips])
 
 
 def agrees(spec: MetricSpec, winner_value: float, loser_value: float) -> bool:
