@@ -1,0 +1,63 @@
+"""Daily rollups change where a view reads a day from, never what it answers."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from tests.monitoring.activity import manual_source
+from vitaltrust.db import Conn
+from vitaltrust.monitoring.stats import (
+    DURATION_BOUNDS_MS,
+    FLUSH_FUNCTION_STATS,
+    FLUSH_WEBHOOK_STATS,
+    WEBHOOK_FIELDS,
+)
+from vitaltrust.queue import sql as queue_sql
+
+VIEWS = ("edge_function_performance", "job_processing_stats", "webhook_processing_stats")
+
+
+async def write_minute(conn: Conn, at: datetime, source_id: int, n: int) -> None:
+    """What the statistics flush and the worker write for one past minute."""
+    hist = [0] * (len(DURATION_BOUNDS_MS) + 1)
+    hist[3] = n
+    await conn.execute(FLUSH_FUNCTION_STATS, (json.dumps([{
+        "function_name": "job-worker", "bucket": at.isoformat(), "invocations": n, "errors": 1,
+        "items": n, "total_ms": 7.0 * n, "max_ms": 9.0, "hist": hist}]),))
+    await conn.execute(FLUSH_WEBHOOK_STATS, (json.dumps([{
+        "source_id": source_id, "bucket": at.isoformat(), "processing_ms": 3.0 * n,
+        **dict.fromkeys(WEBHOOK_FIELDS, 0), "received": n, "processed": n - 1, "failed": 1}]),))
+    await conn.execute(queue_sql.ADD_JOB_STATS.replace("date_trunc('minute', now())", "%(at)s"), {
+        "at": at, "types": ["confidence_calculation"], "completed": [n], "failed": [1],
+        "retried": [0], "total_ms": [5.0 * n], "wait_ms": [1.0 * n]})
+
+
+async def snapshot(conn: Conn) -> dict[str, list[dict[str, object]]]:
+    return {v: [dict(r) for r in await (await conn.execute(
+        f"SELECT * FROM {v} ORDER BY 1, 2")).fetchall()] for v in VIEWS}  # noqa: S608 - constants
+
+
+async def test_rollup_keeps_every_view_answer(conn: Conn) -> None:
+    source = await manual_source(conn)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    for days_ago, n in ((0, 5), (1, 7), (3, 11), (10, 13)):
+        for minute in (0, 1):
+            await write_minute(conn, now - timedelta(days=days_ago, minutes=minute), source, n)
+    before = await snapshot(conn)
+    dates = {r["date"] for r in before["edge_function_performance"]}
+    assert now.date() - timedelta(days=10) not in dates  # outside the 7-day window
+    assert now.date() - timedelta(days=3) in dates
+
+    folded = (await (await conn.execute("SELECT rollup_monitoring_days() AS n")).fetchone())
+    assert folded is not None and folded["n"] >= 9
+    daily = await (await conn.execute(
+        "SELECT count(*) AS n FROM function_stats_daily")).fetchone()
+    assert daily is not None and daily["n"] >= 3
+    assert await snapshot(conn) == before
+    again = await (await conn.execute("SELECT rollup_monitoring_days() AS n")).fetchone()
+    assert again is not None and again["n"] == 0
+
+    three = next(r for r in before["edge_function_performance"]
+                 if r["date"] == now.date() - timedelta(days=3))
+    assert (three["invocations"], three["errors"]) == (22, 2)
