@@ -61,3 +61,21 @@ async def test_rollup_keeps_every_view_answer(conn: Conn) -> None:
     three = next(r for r in before["edge_function_performance"]
                  if r["date"] == now.date() - timedelta(days=3))
     assert (three["invocations"], three["errors"]) == (22, 2)
+
+
+async def test_periodic_tasks_snapshot_and_fold(conn: Conn) -> None:
+    import vitaltrust.monitoring.jobs  # noqa: F401 - registers the periodic tasks
+    from vitaltrust.queue.scheduler import registered_tasks
+
+    tasks = registered_tasks()
+    source = await manual_source(conn)
+    await write_minute(conn, datetime.now(UTC) - timedelta(days=2), source, 3)
+    async with conn.transaction():
+        await tasks["monitoring.daily_rollup"].fn(conn, datetime.now(UTC))
+        await tasks["monitoring.confidence_snapshot"].fn(conn, datetime.now(UTC))
+    folded = await (await conn.execute(
+        "SELECT sum(received) AS n FROM webhook_stats_daily")).fetchone()
+    assert folded is not None and folded["n"] == 3
+    state = await (await conn.execute(
+        "SELECT rolled_through FROM monitoring_rollup_state")).fetchone()
+    assert state is not None and state["rolled_through"] >= datetime.now(UTC).date() - timedelta(days=2)
