@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
-from tests.conftest import make_user
+from tests.conftest import bearer_for, make_user
 from vitaltrust.auth.audit import recent_audit, record_audit, record_audit_detached
 from vitaltrust.auth.principal import Principal
 from vitaltrust.config import Settings
@@ -54,3 +55,15 @@ async def test_in_transaction_rows_roll_back_but_detached_rows_stay(
         await pool.close()
     rows = await recent_audit(conn)
     assert [(r["action"], r["result"]) for r in rows] == [("jobs.retry_failed", "error")]
+
+
+async def test_refused_state_changes_are_audited(app_client: httpx.AsyncClient,
+                                                 conn: Conn) -> None:
+    client = await make_user(conn, "client")
+    auth = await bearer_for(conn, client)
+    r = await app_client.post("/api/admin/jobs/retry-failed", json={}, headers=auth)
+    assert r.status_code == 403
+    assert (await app_client.get("/api/admin/monitoring", headers=auth)).status_code == 403
+    rows = await recent_audit(conn, action="access.denied")
+    assert [(r["actor_id"], r["target"], r["result"]) for r in rows] == [
+        (client.user_id, "POST /api/admin/jobs/retry-failed", "denied")]  # reads are not logged

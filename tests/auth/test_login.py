@@ -128,7 +128,7 @@ async def test_form_login_redirects_to_a_safe_next(app_client: httpx.AsyncClient
 async def test_client_lands_on_own_data(app_client: httpx.AsyncClient, conn: Conn) -> None:
     user = await make_user(conn, "client")
     r = await login(app_client, user.email)
-    assert r.json()["redirect"] == "/api/me/metrics"
+    assert r.json()["redirect"] == "/clients"
 
 
 async def test_form_login_failure_shows_the_page_again(app_client: httpx.AsyncClient,

@@ -24,7 +24,7 @@ def test_safe_next(value: str | None, expected: str | None) -> None:
 
 
 def test_landing() -> None:
-    assert landing_for("client", None) == "/api/me/metrics"
+    assert landing_for("client", None) == "/clients"
     assert landing_for("trainer", "//x") == "/admin"
     assert landing_for("admin", "/clients") == "/clients"
 

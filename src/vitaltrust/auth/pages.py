@@ -36,7 +36,7 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-LANDING = {"admin": "/admin", "trainer": "/admin", "client": "/api/me/metrics"}
+LANDING = {"admin": "/admin", "trainer": "/admin", "client": "/clients"}  # /clients: "My data"
 MAX_NEXT_CHARS = 512
 
 

@@ -136,16 +136,28 @@ async def require_user(principal: Annotated[Principal | None, Depends(optional_p
     return principal
 
 
-async def require_staff(principal: Annotated[Principal, Depends(require_user)]) -> Principal:
+async def _refuse(request: Request, principal: Principal, detail: str) -> Problem:
+    """A refused state change is a manual action too: audit it (it survives the rollback)."""
+    if request.method not in SAFE_METHODS:
+        from vitaltrust.auth.audit import record_audit_detached  # audit imports this module
+
+        await record_audit_detached(request.app.state.pool, principal, "access.denied",
+                                    f"{request.method} {request.url.path}", {}, "denied")
+    return Problem(403, detail)
+
+
+async def require_staff(request: Request, principal: Annotated[Principal, Depends(require_user)]
+                        ) -> Principal:
     """Trainers and admins (system-health views)."""
     if not principal.is_staff:
-        raise Problem(403, "This needs a trainer or admin account.")
+        raise await _refuse(request, principal, "This needs a trainer or admin account.")
     return principal
 
 
-async def require_admin(principal: Annotated[Principal, Depends(require_user)]) -> Principal:
+async def require_admin(request: Request, principal: Annotated[Principal, Depends(require_user)]
+                        ) -> Principal:
     if principal.role != "admin":
-        raise Problem(403, "This needs an admin account.")
+        raise await _refuse(request, principal, "This needs an admin account.")
     return principal
 
 
