@@ -56,22 +56,26 @@ SELECT j.job_type, count(*)::int AS failed,
 FROM background_jobs j WHERE j.status = 'failed'
 GROUP BY j.job_type ORDER BY count(*) DESC
 """
-# A cache row is stale when a sample in the range its job reads (the scoring window and
-# its look-back, relative to computed_at) was received after the newest input it saw
-# (data_version: that input's received_at in microseconds; 1 ms absorbs its float rounding).
-# A (user, metric) with samples and no row is missing. Either is a fault only when no
-# confidence job (pending or running) is on its way: matched by payload, because a requeued
-# job may have lost its dedupe key. Index probes per cache row and per (user, catalog
-# metric), so it never groups the whole sample table.
+# A cache row is stale when the newest sample in the range its job reads (the scoring
+# window and its look-back, relative to computed_at) was received after the newest input
+# the row saw (data_version: that input's received_at in microseconds, + 1 ms for its float
+# rounding; rows written without one, data_version 0, compare with computed_at). One index
+# probe per row: a late-arriving OLDER measurement is not looked for (that would read every
+# sample of the window). A (user, metric) with samples and no row is missing. Either is a
+# fault only when no confidence job (pending or running) is on its way: matched by payload,
+# because a requeued job may have lost its dedupe key.
 CONFIDENCE_CACHE = """
 WITH stale AS (
     SELECT c.user_id, c.metric, false AS missing
     FROM metric_confidence_cache c
-    WHERE EXISTS (
-        SELECT 1 FROM metric_samples s
+    CROSS JOIN LATERAL (
+        SELECT s.received_at FROM metric_samples s
         WHERE s.user_id = c.user_id AND s.metric = c.metric
           AND s.measured_at >= c.computed_at - %(behind)s AND s.measured_at <= c.computed_at + %(ahead)s
-          AND (extract(epoch FROM s.received_at) * 1000000)::bigint > c.data_version + 1000)
+        ORDER BY s.measured_at DESC LIMIT 1) newest
+    WHERE newest.received_at > CASE WHEN c.data_version > 0
+                                    THEN to_timestamp((c.data_version + 1000) / 1e6)
+                                    ELSE c.computed_at END
 ), missing AS (
     SELECT u.user_id, m.metric, true AS missing
     FROM users u CROSS JOIN metric_catalog m
