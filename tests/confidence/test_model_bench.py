@@ -28,4 +28,5 @@ def test_scenario_prints_timings_as_json() -> None:
     report = json.loads(result.output)
     assert report["scenario"] == "confidence" and report["runs"] == 3
     assert 0 < report["min_ms"] <= report["median_ms"] <= report["p95_ms"]
+    assert report["cpu_median_ms"] > 0
     assert report["samples_in_window"] > 80 and report["conflicts"] > 0

@@ -61,16 +61,20 @@ def build_series(metric: str, days: int, per_day: int, now: datetime, seed: int 
     return samples
 
 
-def measure(samples: list[Sample], metric: str, now: datetime, runs: int) -> list[float]:
+def measure(samples: list[Sample], metric: str, now: datetime,
+            runs: int) -> tuple[list[float], list[float]]:
+    """(wall-clock ms, CPU ms) per run; on a shared machine the CPU time shows the model's own
+    cost, the wall clock what a caller waits."""
     spec = BUILTIN_SPECS[metric]
     for _ in range(min(20, runs)):
         score(samples, spec, now)
-    timings = []
+    wall, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         score(samples, spec, now)
-        timings.append((time.perf_counter() - t0) * 1000)
-    return timings
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
+    return wall, cpu
 
 
 def register(bench_app: typer.Typer) -> None:
@@ -87,7 +91,8 @@ def register(bench_app: typer.Typer) -> None:
             raise typer.Exit(2)
         now = datetime.now(UTC).replace(microsecond=0)
         samples = build_series(metric, days, per_day, now)
-        timings = sorted(measure(samples, metric, now, runs))
+        wall, cpu = measure(samples, metric, now, runs)
+        timings = sorted(wall)
         result = score(samples, BUILTIN_SPECS[metric], now)
         median = statistics.median(timings)
         report = {
@@ -95,7 +100,8 @@ def register(bench_app: typer.Typer) -> None:
             "per_day": per_day, "samples": len(samples), "samples_in_window": result.sample_count,
             "runs": runs, "median_ms": round(median, 3),
             "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 3),
-            "min_ms": round(timings[0], 3), "target_median_ms": TARGET_MS,
+            "min_ms": round(timings[0], 3), "cpu_median_ms": round(statistics.median(cpu), 3),
+            "target_median_ms": TARGET_MS,
             "meets_target": median < TARGET_MS, "score": result.score, "level": result.level,
             "conflicts": len(result.conflicts),
         }

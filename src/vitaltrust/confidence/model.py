@@ -89,10 +89,9 @@ def score(samples: Sequence[Sample], spec: MetricSpec, now: datetime,
     if insufficient:
         top.insert(0, R.insufficient(spec, len(resolved), MIN_VALID_SAMPLES, WINDOW_DAYS))
 
-    flags = _flags(in_window, before.values(), spec, {
+    flags, restamped = _flags(in_window, before.values(), spec, {
         R.IMPLAUSIBLE_VALUE: hard, R.UNIT_SLIP: [s for s, _ in slips],
         R.RAPID_CHANGE: [later for later, _ in rapid], R.OUTLIER: outliers})
-    restamped = _restamped(in_window, flags)
     return Confidence(
         score=final_score,
         level="insufficient" if insufficient else level_for(final_score),
@@ -145,37 +144,31 @@ def _latest_valid(samples: Iterable[Sample], spec: MetricSpec) -> Sample | None:
 
 
 def _flags(in_window: list[Sample], before: Iterable[Sample], spec: MetricSpec,
-           derived: dict[str, list[Sample]]) -> dict[SampleKey, frozenset[str]]:
-    """Every given sample's flags after this run (absent = none). Samples before the window
+           derived: dict[str, list[Sample]],
+           ) -> tuple[dict[SampleKey, frozenset[str]], dict[int, Sample]]:
+    """Every given sample's flags after this run (absent = none), and id(sample) -> a copy
+    carrying them for the window's samples whose flags changed. Samples before the window
     keep what they had, plus IMPLAUSIBLE_VALUE when outside the hard limits."""
-    extra: dict[SampleKey, set[str]] = {}
+    extra: dict[int, set[str]] = {}
     for flag, flagged in derived.items():
         for s in flagged:
-            extra.setdefault(identity(s), set()).add(flag)
+            extra.setdefault(id(s), set()).add(flag)
     result: dict[SampleKey, frozenset[str]] = {}
+    restamped: dict[int, Sample] = {}
     for s in in_window:
-        key = identity(s)
-        flags = (s.flags - RECOMPUTED_FLAGS) | extra.get(key, set()) if s.flags or key in extra \
-            else s.flags
+        if not s.flags and id(s) not in extra:
+            continue
+        flags = frozenset((s.flags - RECOMPUTED_FLAGS) | extra.get(id(s), set()))
         if flags:
-            result[key] = frozenset(flags)
+            result[identity(s)] = flags
+        if flags != s.flags:
+            restamped[id(s)] = dataclasses.replace(s, flags=flags)
     low, high = spec.hard_min, spec.hard_max
     for s in before:
         if s.flags or not low <= s.value <= high:
             flags = s.flags | {R.IMPLAUSIBLE_VALUE} if is_hard_fail(s, spec) else s.flags
             result[identity(s)] = frozenset(flags)
-    return result
-
-
-def _restamped(in_window: list[Sample], flags: dict[SampleKey, frozenset[str]]) -> dict[int, Sample]:
-    """id(sample) -> a copy carrying this run's flags, for the samples whose flags changed."""
-    changed = {}
-    for s in in_window:
-        if s.flags or identity(s) in flags:
-            now_flags = flags.get(identity(s), frozenset())
-            if now_flags != s.flags:
-                changed[id(s)] = dataclasses.replace(s, flags=now_flags)
-    return changed
+    return result, restamped
 
 
 def _restamp_conflict(conflict: Conflict, restamped: dict[int, Sample]) -> Conflict:

@@ -149,6 +149,10 @@ def resolve(valid: list[Sample], spec: MetricSpec,
     other sources is a loser recorded against the winner. Cumulative metrics never sum sources.
     """
     rank = priority_rank(spec, priority)
+
+    def winner_key(s: Sample) -> tuple[int, datetime, datetime, int]:
+        return (-rank(s.device_type), s.received_at, s.measured_at, -s.source_id)
+
     if spec.aggregation == "cumulative_daily":
         valid = _one_per_source_day(valid)
         groups = _groups_by_local_date(valid)
@@ -160,11 +164,10 @@ def resolve(valid: list[Sample], spec: MetricSpec,
     resolved: list[Sample] = []
     conflicts: list[Conflict] = []
     for group in groups:
-        if len(group) == 1 or all(s.source_id == group[0].source_id for s in group):
+        if len(group) == 1 or len({s.source_id for s in group}) == 1:
             resolved.extend(group)
             continue
-        winner = max(group, key=lambda s: (-rank(s.device_type), s.received_at, s.measured_at,
-                                           -s.source_id))
+        winner = max(group, key=winner_key)
         for s in group:
             if s.source_id == winner.source_id:
                 resolved.append(s)
