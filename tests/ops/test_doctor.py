@@ -70,11 +70,13 @@ async def test_old_runnable_job_fails_backlog_and_many_pending_warn(conn: Conn) 
 async def test_failed_jobs_by_type_with_latest_errors(conn: Conn) -> None:
     for i in range(4):
         await add_job(conn, "webhook_processing", status="failed", attempts=5, error=f"bad body {i}")
+    await add_job(conn, "webhook_processing", status="failed", attempts=5, error="bad body 3")
     await add_job(conn, status="failed", attempts=5, error="no catalog entry")
     c = (await checks_by_name(conn))["failed jobs"]
     assert c.status == "warn"
-    assert c.value == "webhook_processing 4, confidence_calculation 1"
+    assert c.value == "webhook_processing 5, confidence_calculation 1"
     by_type = {t["job_type"]: t for t in c.data["by_type"]}
+    assert by_type["webhook_processing"]["latest_errors"][0] == "bad body 3 (x2)"
     assert len(by_type["webhook_processing"]["latest_errors"]) == 3
     assert by_type["confidence_calculation"]["latest_errors"] == ["no catalog entry"]
 

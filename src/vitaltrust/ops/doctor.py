@@ -47,12 +47,16 @@ SELECT count(*)::int AS pending,
            AS oldest_wait_seconds
 FROM background_jobs WHERE status = 'pending'
 """
+# Per type: the count, and its latest distinct errors with how often each occurred.
 FAILED_BY_TYPE = """
 SELECT j.job_type, count(*)::int AS failed,
-       (SELECT array_agg(coalesce(e.last_error, '(no error recorded)') ORDER BY e.failed_at DESC NULLS LAST)
-        FROM (SELECT last_error, failed_at FROM background_jobs f
+       (SELECT array_agg(e.err || CASE WHEN e.n > 1 THEN ' (x' || e.n || ')' ELSE '' END
+                         ORDER BY e.latest DESC NULLS LAST)
+        FROM (SELECT coalesce(left(f.last_error, 300), '(no error recorded)') AS err, count(*) AS n,
+                     max(f.failed_at) AS latest
+              FROM background_jobs f
               WHERE f.status = 'failed' AND f.job_type = j.job_type
-              ORDER BY f.failed_at DESC NULLS LAST LIMIT %(latest)s) e) AS latest_errors
+              GROUP BY 1 ORDER BY 3 DESC NULLS LAST LIMIT %(latest)s) e) AS latest_errors
 FROM background_jobs j WHERE j.status = 'failed'
 GROUP BY j.job_type ORDER BY count(*) DESC
 """

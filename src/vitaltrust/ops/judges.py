@@ -106,7 +106,7 @@ def judge_backlog(pending: int, oldest_wait_seconds: float | None, t: Thresholds
     value = f"{pending} pending, {waited}"
     if oldest_wait_seconds is not None and oldest_wait_seconds > t.max_pending_age_seconds:
         return Check(name, "fail", f"{value} (limit {_ago(t.max_pending_age_seconds)})",
-                     "jobs are not being processed: vitaltrust doctor's worker check, " + LOGS_CMD,
+                     "jobs are not being processed: see the worker check; then " + LOGS_CMD,
                      data=data)
     if pending >= t.max_pending:
         return Check(name, "warn", f"{value} (limit {t.max_pending})",
@@ -166,8 +166,8 @@ def judge_stalled_leases(stalled: int, oldest_expired_seconds: float | None, t: 
     value = f"{stalled} processing job(s) past their lease, oldest by {_ago(oldest_expired_seconds)}"
     if oldest_expired_seconds > t.lease_grace_seconds:
         return Check(name, "fail", value,
-                     "the scheduler leader rescues these: check the leader check; "
-                     "vitaltrust worker restarts the scheduler", data=data)
+                     "no scheduler leader is rescuing them: see the leader check; "
+                     "start or restart a worker (vitaltrust worker)", data=data)
     return Check(name, "warn", value + " (the scheduler should rescue them shortly)", data=data)
 
 
