@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.queue.test_processes import enqueue_bulk
-from tests.queue.workers import NOT_ONCE, UNFINISHED, scalar, start_workers, wait_until
+from tests.queue.workers import (
+    NOT_ONCE,
+    UNFINISHED,
+    enqueue_bulk,
+    scalar,
+    start_workers,
+    wait_until,
+)
 from tests.support.pg import create_database, with_dbname
 from tests.support.procs import stop
 from vitaltrust.db import connect

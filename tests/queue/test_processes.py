@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.queue.handlers import CALLS_TABLE
-from tests.queue.workers import NOT_ONCE, UNFINISHED, scalar, start_workers, wait_until
+from tests.queue.workers import NOT_ONCE, UNFINISHED, enqueue_bulk, scalar, start_workers, wait_until
 from tests.support.procs import stop
-
-
-def enqueue_bulk(db_url: str, n: int, payload: dict[str, object]) -> None:
-    with psycopg.connect(db_url, autocommit=True) as c:
-        c.execute(CALLS_TABLE)
-        c.execute("INSERT INTO background_jobs (job_type, payload) "
-                  "SELECT 'test_record', %s::jsonb FROM generate_series(1, %s)",
-                  (json.dumps(payload), n))
-        c.execute("NOTIFY vitaltrust_jobs")
 
 
 @pytest.mark.slow

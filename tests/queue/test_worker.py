@@ -159,3 +159,26 @@ async def test_stop_between_jobs_releases_the_rest(conn: Conn, settings: Setting
     result = await BatchRunner("w", settings).run(conn, batch, stop)
     assert result.completed == [] and len(result.released) == 3
     assert await statuses(conn) == {"pending": 3}
+
+
+async def test_enqueue_many_keeps_per_job_fields(conn: Conn) -> None:
+    from datetime import UTC, datetime
+
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    ids = await enqueue_many(conn, [
+        NewJob("noop", {"a": 1}),
+        NewJob("noop", {"b": 2}, priority=-3, run_at=later, max_attempts=2, is_sandbox=True),
+    ])
+    uniform = await enqueue_many(conn, [NewJob("noop", {}, priority=4, run_at=later,
+                                               max_attempts=9, is_sandbox=True)] * 2)
+    rows = await (await conn.execute(
+        "SELECT id, payload, priority, run_at = %s AS later, max_attempts, is_sandbox "
+        "FROM background_jobs ORDER BY id", (later,))).fetchall()
+    assert rows == [
+        {"id": ids[0], "payload": {"a": 1}, "priority": 0, "later": False, "max_attempts": 5,
+         "is_sandbox": False},
+        {"id": ids[1], "payload": {"b": 2}, "priority": -3, "later": True, "max_attempts": 2,
+         "is_sandbox": True},
+        *[{"id": i, "payload": {}, "priority": 4, "later": True, "max_attempts": 9,
+           "is_sandbox": True} for i in uniform],
+    ]

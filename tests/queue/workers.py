@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
 
 import psycopg
 
+from tests.queue.handlers import CALLS_TABLE
 from tests.support.procs import spawn
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,3 +57,12 @@ UNFINISHED = "SELECT count(*) FROM background_jobs WHERE status IN ('pending', '
 NOT_ONCE = ("SELECT count(*) FROM background_jobs j LEFT JOIN "
             "(SELECT job_id, count(*) AS n FROM test_job_calls GROUP BY job_id) c ON c.job_id = j.id "
             "WHERE j.status <> 'completed' OR c.n IS DISTINCT FROM 1")
+
+
+def enqueue_bulk(db_url: str, n: int, payload: dict[str, object]) -> None:
+    with psycopg.connect(db_url, autocommit=True) as c:
+        c.execute(CALLS_TABLE)
+        c.execute("INSERT INTO background_jobs (job_type, payload) "
+                  "SELECT 'test_record', %s::jsonb FROM generate_series(1, %s)",
+                  (json.dumps(payload), n))
+        c.execute("NOTIFY vitaltrust_jobs")

@@ -135,7 +135,7 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
 
 
 async def bench(server_url: str, *, jobs: int, workers: int, concurrency: int, batch_size: int,
-                runs: int, compare: bool) -> dict[str, Any]:
+                runs: int, compare: bool, pgqueuer_batch: int = 10) -> dict[str, Any]:
     name = f"vt_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
@@ -151,7 +151,7 @@ async def bench(server_url: str, *, jobs: int, workers: int, concurrency: int, b
         for _ in range(runs):
             ours.append(await run_vitaltrust(url, jobs, workers, concurrency, batch_size))
             if compare:
-                theirs.append(await run_pgqueuer(url, jobs, workers, pgqueuer_batch := 10))
+                theirs.append(await run_pgqueuer(url, jobs, workers, pgqueuer_batch))
         lat = {k: statistics.median(r["latency_ms"][k] for r in ours) for k in ("p50", "p95", "p99")}
         report: dict[str, Any] = {
             "jobs": jobs, "workers": workers, "concurrency_per_worker": concurrency,
@@ -185,6 +185,8 @@ def register(bench_app: typer.Typer) -> None:
         runs: Annotated[int, typer.Option(help="Runs; medians are reported.", min=1)] = 3,
         compare_pgqueuer: Annotated[bool, typer.Option(
             "--compare-pgqueuer", help="Also drain with pgqueuer on the same server.")] = False,
+        pgqueuer_batch_size: Annotated[int, typer.Option(
+            help="pgqueuer's batch_size (its default is 10).", min=1)] = 10,
     ) -> None:
         """Queue throughput and latency (JSON on stdout)."""
         from vitaltrust.cli import run, settings
@@ -193,5 +195,5 @@ def register(bench_app: typer.Typer) -> None:
         report = run(bench(resolve_database_url(s), jobs=jobs, workers=workers,
                            concurrency=concurrency or s.worker_concurrency,
                            batch_size=batch_size or s.worker_batch_size, runs=runs,
-                           compare=compare_pgqueuer))
+                           compare=compare_pgqueuer, pgqueuer_batch=pgqueuer_batch_size))
         typer.echo(json.dumps(report, indent=2))

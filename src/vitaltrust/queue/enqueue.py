@@ -31,6 +31,17 @@ FROM unnest(%s::text[], %s::jsonb[], %s::smallint[], %s::timestamptz[], %s::text
 ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
 RETURNING id
 """
+# The common bulk case: only type, payload and key vary, so only those travel as arrays
+# (about a third less work per row than INSERT_JOBS_BULK).
+INSERT_JOBS_BULK_UNIFORM = """
+INSERT INTO background_jobs
+    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+SELECT t.job_type, t.payload, %s::smallint, coalesce(%s::timestamptz, now()), t.dedupe_key,
+       %s::int, %s::bool
+FROM unnest(%s::text[], %s::jsonb[], %s::text[]) AS t(job_type, payload, dedupe_key)
+ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
+RETURNING id
+"""
 # Wakes idle workers; delivered only when the enqueuing transaction commits.
 NOTIFY = "SELECT pg_notify('vitaltrust_jobs', %s)"
 
@@ -65,11 +76,18 @@ async def enqueue_many(conn: Conn, jobs: Sequence[NewJob], *, notify: bool = Tru
     """Insert many jobs in one statement; deduplicated ones are skipped. Returns new ids."""
     if not jobs:
         return []
-    rows = await (await conn.execute(INSERT_JOBS_BULK, (
-        [j.job_type for j in jobs], [json.dumps(j.payload) for j in jobs],
-        [j.priority for j in jobs], [j.run_at for j in jobs], [j.dedupe_key for j in jobs],
-        [j.max_attempts for j in jobs], [j.is_sandbox for j in jobs],
-    ))).fetchall()
+    first = jobs[0]
+    shared = (first.priority, first.run_at, first.max_attempts, first.is_sandbox)
+    types = [j.job_type for j in jobs]
+    payloads = [json.dumps(j.payload) for j in jobs]
+    keys = [j.dedupe_key for j in jobs]
+    if all((j.priority, j.run_at, j.max_attempts, j.is_sandbox) == shared for j in jobs):
+        cur = await conn.execute(INSERT_JOBS_BULK_UNIFORM, (*shared, types, payloads, keys))
+    else:
+        cur = await conn.execute(INSERT_JOBS_BULK, (
+            types, payloads, [j.priority for j in jobs], [j.run_at for j in jobs], keys,
+            [j.max_attempts for j in jobs], [j.is_sandbox for j in jobs]))
+    rows = await cur.fetchall()
     if rows and notify:
         await conn.execute(NOTIFY, ("bulk",))
     return [int(r["id"]) for r in rows]

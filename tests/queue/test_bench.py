@@ -1,0 +1,41 @@
+"""Throughput checks: the bulk enqueue budget and the `bench queue` scenario end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.cli import run_cli
+from vitaltrust.db import Conn
+from vitaltrust.queue.enqueue import NewJob, enqueue_many
+
+
+@pytest.mark.slow
+async def test_bulk_enqueue_of_100000_jobs_takes_under_5_seconds(conn: Conn) -> None:
+    jobs = [NewJob("noop", {"i": i}) for i in range(100_000)]
+    t0 = time.perf_counter()
+    async with conn.transaction():
+        ids = await enqueue_many(conn, jobs)
+    took = time.perf_counter() - t0
+    assert len(ids) == 100_000 == len(set(ids))
+    row = await (await conn.execute("SELECT count(*) AS n FROM background_jobs "
+                                    "WHERE status = 'pending'")).fetchone()
+    assert row == {"n": 100_000}
+    assert took < 5.0, f"bulk enqueue of 100,000 jobs took {took:.2f}s"
+
+
+@pytest.mark.slow
+def test_bench_queue_reports_rates_latency_and_the_pgqueuer_ratio(db_url: str) -> None:
+    out = run_cli(db_url, "bench", "queue", "--jobs", "500", "--workers", "1", "--runs", "1",
+                  "--concurrency", "2", "--compare-pgqueuer", timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json.loads(out.stdout)
+    assert report["all_completed"] is True and report["jobs"] == 500
+    assert report["enqueue_per_s"] > 0 and report["processed_per_s"] > 0
+    lat = report["latency_ms"]
+    assert 0 <= lat["p50"] <= lat["p95"] <= lat["p99"]
+    assert report["pgqueuer"]["processed_per_s"] > 0
+    assert report["ratio_processed_vs_pgqueuer"] == pytest.approx(
+        report["processed_per_s"] / report["pgqueuer"]["processed_per_s"], rel=0.01)
