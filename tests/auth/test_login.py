@@ -82,6 +82,22 @@ async def test_wrong_password_and_unknown_email_look_the_same(app_client: httpx.
     assert (await app_client.get("/api/me")).status_code == 401
 
 
+async def test_unknown_email_still_costs_a_password_check(
+        app_client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vitaltrust.auth.login as login_module
+
+    checked: list[str | None] = []
+    real = login_module.verify_password
+
+    def counting(stored: str | None, password: str) -> bool:
+        checked.append(stored)
+        return real(stored, password)
+
+    monkeypatch.setattr(login_module, "verify_password", counting)
+    assert (await login(app_client, "nobody@example.test")).status_code == 401
+    assert checked == [None]  # verified against the dummy hash, like a wrong password
+
+
 async def test_successful_login_is_audited(app_client: httpx.AsyncClient, conn: Conn) -> None:
     user = await make_user(conn, "admin")
     await login_ok(app_client, user.email)

@@ -145,8 +145,10 @@ async def login(request: Request, pool: Pool, settings: AppSettings) -> Response
     async with pool.connection() as conn:
         row = await (await conn.execute(SELECT_LOGIN_USER, (email,))).fetchone()
     stored = row["password_hash"] if row else None
-    # argon2 takes tens of milliseconds of CPU: keep it off the event loop
-    if row is None or not await run_in_threadpool(verify_password, stored, creds.password):
+    # Always verify (a dummy hash for unknown e-mails: same time, same answer). argon2
+    # takes tens of milliseconds of CPU: keep it off the event loop.
+    verified = await run_in_threadpool(verify_password, stored, creds.password)
+    if row is None or not verified:
         await record_audit_detached(pool, None, "auth.login", email,
                                     {**audit_details, "reason": "bad_credentials"}, "denied")
         return _refusal(creds, 401, "Wrong e-mail or password.")
