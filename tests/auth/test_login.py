@@ -204,6 +204,17 @@ async def test_logout_ends_the_session(app_client: httpx.AsyncClient, conn: Conn
     assert (await app_client.get("/api/me")).status_code == 401
 
 
+async def test_logging_in_again_replaces_the_browser_session(app_client: httpx.AsyncClient,
+                                                             conn: Conn) -> None:
+    user = await make_user(conn, "client")
+    await login_ok(app_client, user.email)
+    first = app_client.cookies.get("vt_session")
+    await login_ok(app_client, user.email)
+    assert app_client.cookies.get("vt_session") != first
+    rows = await (await conn.execute("SELECT token_hash FROM sessions")).fetchall()
+    assert [bytes(r["token_hash"]) for r in rows] == [sha256(str(app_client.cookies.get("vt_session")))]
+
+
 async def test_expired_session_is_anonymous(app_client: httpx.AsyncClient, conn: Conn) -> None:
     user = await make_user(conn, "client")
     await login_ok(app_client, user.email)

@@ -13,9 +13,14 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from vitaltrust.auth.audit import record_audit, record_audit_detached
 from vitaltrust.auth.pages import html_page, landing_for, render, safe_next
-from vitaltrust.auth.principal import Principal
+from vitaltrust.auth.principal import SESSION_COOKIE, Principal
 from vitaltrust.auth.secrets import hash_password, needs_rehash, verify_password
-from vitaltrust.auth.sessions import create_session, purge_expired_sessions, set_session_cookies
+from vitaltrust.auth.sessions import (
+    create_session,
+    delete_session,
+    purge_expired_sessions,
+    set_session_cookies,
+)
 from vitaltrust.auth.throttle import count_attempt, email_key, forgive_success, ip_key, purge_expired
 from vitaltrust.db import transaction
 from vitaltrust.errors import problem_response
@@ -155,6 +160,8 @@ async def login(request: Request, pool: Pool, settings: AppSettings) -> Response
 
     principal = Principal(row["user_id"], row["email"], row["role"], "session")
     async with transaction(pool) as conn:
+        # the browser's previous session (if any) is replaced, not left valid beside the new one
+        await delete_session(conn, request.cookies.get(SESSION_COOKIE))
         session = await create_session(conn, settings, principal.user_id,
                                        request.headers.get("user-agent"))
         if stored and needs_rehash(stored):
