@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from psycopg.rows import tuple_row
+
 from vitaltrust.confidence.types import WINDOW_DAYS, Confidence, Sample
 from vitaltrust.db import Conn
 
@@ -19,6 +21,7 @@ Pair = tuple[int, str]
 # Flags decided at storage time (hard limits, systolic <= diastolic); the model sets the
 # rest (UNIT_SLIP, RAPID_CHANGE, OUTLIER) on every run.
 STORAGE_FLAGS = frozenset({"IMPLAUSIBLE_VALUE"})
+NO_FLAGS: frozenset[str] = frozenset()
 # Soft-change checks look back this far before the window (body fat: 7 days).
 LOOKBACK = timedelta(days=7)
 # Samples timestamped slightly ahead (device clocks) still count.
@@ -44,36 +47,36 @@ SELECT u.user_id, u.metric, u.priority
 FROM unnest(%s::bigint[], %s::text[]) AS p(user_id, metric)
 JOIN user_source_priorities u ON u.user_id = p.user_id AND u.metric = p.metric
 """
-UPSERT_CACHE = """
-INSERT INTO metric_confidence_cache AS c
-    (user_id, metric, score, level, components, explanation, sample_count, last_sample_at,
-     latest_value, computed_at, next_refresh_at, data_version, model_version, daily_series,
-     updated_at)
-SELECT t.user_id, t.metric, t.score, t.level, t.components, t.explanation, t.sample_count,
-       t.last_sample_at, t.latest_value, t.computed_at, t.next_refresh_at, t.data_version,
-       t.model_version, t.daily_series, now()
-FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::text[], %s::text[]::jsonb[],
-            %s::text[]::jsonb[], %s::int[], %s::timestamptz[], %s::float8[],
-            %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::text[], %s::text[]::jsonb[])
-     AS t(user_id, metric, score, level, components, explanation, sample_count,
-          last_sample_at, latest_value, computed_at, next_refresh_at, data_version,
-          model_version, daily_series)
-JOIN users u ON u.user_id = t.user_id
-ON CONFLICT (user_id, metric) DO UPDATE SET
-    score = EXCLUDED.score, level = EXCLUDED.level, components = EXCLUDED.components,
-    explanation = EXCLUDED.explanation, sample_count = EXCLUDED.sample_count,
-    last_sample_at = EXCLUDED.last_sample_at, latest_value = EXCLUDED.latest_value,
-    computed_at = EXCLUDED.computed_at, next_refresh_at = EXCLUDED.next_refresh_at,
-    data_version = EXCLUDED.data_version, model_version = EXCLUDED.model_version,
-    daily_series = EXCLUDED.daily_series, updated_at = now()
-"""
-INSERT_HISTORY = """
+# Cache upsert and history append in one statement; the rows come as one JSON document
+# (far cheaper to send than arrays of JSON texts).
+WRITE_SCORES = """
+WITH t AS (
+    SELECT t.* FROM jsonb_to_recordset(%s::jsonb) AS t(
+        user_id bigint, metric text, score numeric, level text, explanation jsonb,
+        sample_count int, last_sample_at timestamptz, latest_value float8,
+        computed_at timestamptz, next_refresh_at timestamptz, data_version bigint,
+        model_version text, daily_series jsonb)
+    JOIN users u ON u.user_id = t.user_id
+), cached AS (
+    INSERT INTO metric_confidence_cache AS c
+        (user_id, metric, score, level, components, explanation, sample_count,
+         last_sample_at, latest_value, computed_at, next_refresh_at, data_version,
+         model_version, daily_series, updated_at)
+    SELECT user_id, metric, score, level, explanation -> 'components', explanation,
+           sample_count, last_sample_at, latest_value, computed_at, next_refresh_at,
+           data_version, model_version, daily_series, now()
+    FROM t
+    ON CONFLICT (user_id, metric) DO UPDATE SET
+        score = EXCLUDED.score, level = EXCLUDED.level, components = EXCLUDED.components,
+        explanation = EXCLUDED.explanation, sample_count = EXCLUDED.sample_count,
+        last_sample_at = EXCLUDED.last_sample_at, latest_value = EXCLUDED.latest_value,
+        computed_at = EXCLUDED.computed_at, next_refresh_at = EXCLUDED.next_refresh_at,
+        data_version = EXCLUDED.data_version, model_version = EXCLUDED.model_version,
+        daily_series = EXCLUDED.daily_series, updated_at = now()
+)
 INSERT INTO metric_confidence_history
     (user_id, metric, computed_at, score, level, sample_count, model_version)
-SELECT t.* FROM unnest(%s::bigint[], %s::text[], %s::timestamptz[], %s::numeric[], %s::text[],
-                       %s::int[], %s::text[])
-     AS t(user_id, metric, computed_at, score, level, sample_count, model_version)
-JOIN users u ON u.user_id = t.user_id
+SELECT user_id, metric, computed_at, score, level, sample_count, model_version FROM t
 ON CONFLICT (user_id, metric, computed_at) DO NOTHING
 """
 # Conflicts of the recalculated range that the model no longer reports.
@@ -147,30 +150,30 @@ async def lock_pairs(conn: Conn, pairs: Sequence[Pair]) -> None:
 
 async def load_windows(conn: Conn, pairs: Sequence[Pair], now: datetime) -> dict[Pair, Window]:
     users, metrics = _columns(pairs)
-    cur = await conn.execute(SELECT_WINDOWS, {
-        "users": users, "metrics": metrics, "since": window_start(now) - LOOKBACK,
-        "until": now + AHEAD})
     start = window_start(now)
     grouped: dict[Pair, list[Sample]] = defaultdict(list)
     flags: dict[Pair, dict[tuple[int, datetime], frozenset[str]]] = defaultdict(dict)
-    version: dict[Pair, int] = defaultdict(int)
-    for r in await cur.fetchall():
-        key = (r["user_id"], r["metric"])
-        stored = frozenset(r["flags"])
-        at = r["measured_at"]
+    newest: dict[Pair, datetime] = {}
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(SELECT_WINDOWS, {"users": users, "metrics": metrics,
+                                           "since": start - LOOKBACK, "until": now + AHEAD})
+        rows = await cur.fetchall()
+    for user_id, metric, value, at, local, source_id, device, received, stored_list, name in rows:
+        key = (user_id, metric)
+        stored = frozenset(stored_list) if stored_list else NO_FLAGS
         judged = start < at <= now
         grouped[key].append(Sample(
-            value=r["value"], measured_at=at, local_date=r["local_date"],
-            source_id=r["source_id"], device_type=r["device_type"],
-            received_at=r["received_at"], source_name=r["source_name"],
+            value, at, local, source_id, device, received,
             # the model re-derives its flags inside the window; outside it, what was stored
             # is the context it reads (e.g. an old UNIT_SLIP)
-            flags=stored & STORAGE_FLAGS if judged else stored))
+            (stored & STORAGE_FLAGS if stored else NO_FLAGS) if judged else stored, name))
         if judged:
-            flags[key][(r["source_id"], at)] = stored
-        received = int(r["received_at"].timestamp() * 1_000_000)
-        version[key] = max(version[key], received)
-    return {p: Window(grouped.get(p, []), flags.get(p, {}), version.get(p, 0)) for p in pairs}
+            flags[key][(source_id, at)] = stored
+        if key not in newest or received > newest[key]:
+            newest[key] = received
+    return {p: Window(grouped.get(p, []), flags.get(p, {}),
+                      int(newest[p].timestamp() * 1_000_000) if p in newest else 0)
+            for p in pairs}
 
 
 async def load_priorities(conn: Conn, pairs: Sequence[Pair]) -> dict[Pair, list[str]]:
@@ -178,27 +181,22 @@ async def load_priorities(conn: Conn, pairs: Sequence[Pair]) -> dict[Pair, list[
     return {(r["user_id"], r["metric"]): list(r["priority"]) for r in rows}
 
 
-def _components_json(conf: Confidence) -> str:
-    return json.dumps(conf.explanation()["components"])
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 async def write_results(conn: Conn, results: Sequence[Scored], now: datetime) -> None:
     if not results:
         return
-    users = [r.user_id for r in results]
-    metrics = [r.metric for r in results]
-    confs = [r.confidence for r in results]
-    await conn.execute(UPSERT_CACHE, (
-        users, metrics, [c.score for c in confs], [c.level for c in confs],
-        [_components_json(c) for c in confs], [json.dumps(c.explanation()) for c in confs],
-        [c.sample_count for c in confs], [c.last_sample_at for c in confs],
-        [c.latest_value for c in confs], [c.computed_at for c in confs],
-        [r.next_refresh_at for r in results], [r.data_version for r in results],
-        [c.model_version for c in confs], [json.dumps(r.daily_series) for r in results]))
-    await conn.execute(INSERT_HISTORY, (
-        users, metrics, [c.computed_at for c in confs], [c.score for c in confs],
-        [c.level for c in confs], [c.sample_count for c in confs],
-        [c.model_version for c in confs]))
+    rows = [
+        {"user_id": r.user_id, "metric": r.metric, "score": c.score, "level": c.level,
+         "explanation": c.explanation(), "sample_count": c.sample_count,
+         "last_sample_at": _iso(c.last_sample_at), "latest_value": c.latest_value,
+         "computed_at": c.computed_at.isoformat(), "next_refresh_at": _iso(r.next_refresh_at),
+         "data_version": r.data_version, "model_version": c.model_version,
+         "daily_series": r.daily_series}
+        for r in results for c in (r.confidence,)]
+    await conn.execute(WRITE_SCORES, (json.dumps(rows),))
     await _write_conflicts(conn, results, now)
     await _write_flags(conn, results)
 

@@ -7,7 +7,7 @@ Clients see themselves, trainers their clients, admins everyone; anyone else's d
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -26,6 +26,7 @@ from vitaltrust.metrics.types import RawSample
 router = APIRouter(tags=["metrics"])
 
 INCLUDES = frozenset({"conflicts", "flags"})
+MAX_DAYS = 90
 SELECT_MANUAL_SOURCE = "SELECT source_id FROM webhook_sources WHERE name = 'manual'"
 SELECT_IS_SANDBOX = "SELECT is_sandbox FROM users WHERE user_id = %s"
 SELECT_STORED = """
@@ -81,7 +82,8 @@ async def user_metrics(user_id: int, conn: DbConn, principal: CurrentUser,
 
 @router.get("/api/users/{user_id}/metrics/{metric}/samples")
 async def user_samples(user_id: int, metric: str, conn: DbConn, principal: CurrentUser,
-                       days: Annotated[Literal[7, 30, 90], Query()] = 30,
+                       days: Annotated[int, Query(ge=1, le=MAX_DAYS,
+                                                  description="Days back from now.")] = 30,
                        include: Annotated[str, Query(
                            description="Comma-separated: conflicts, flags.")] = "",
                        ) -> dict[str, Any]:

@@ -1,0 +1,158 @@
+"""`vitaltrust bench recalc`: recalculate N (user, metric) confidence pairs; pairs/s.
+
+`--via inline` (default) is `confidence recalculate-all --now`: batches of pairs, one
+transaction each, in `--processes` processes. `--via queue` enqueues every pair with
+`enqueue_initial_confidence_calculations()` and drains the queue with `run_until_idle`
+in `--processes` processes: the production path, one job per pair.
+Data is generated in a throw-away database (or --database-url). JSON on stdout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from vitaltrust.bench._confidence_data import BENCH_METRICS, bench_database, bench_pairs, fill
+from vitaltrust.confidence.cache import Pair
+from vitaltrust.confidence.jobs import recalculate_pairs
+from vitaltrust.config import Settings
+from vitaltrust.db import connect, create_pool, resolve_database_url
+
+COUNT_CACHE = "SELECT count(*) AS n FROM metric_confidence_cache"
+ENQUEUE_ALL = "SELECT count(*) AS n FROM enqueue_initial_confidence_calculations()"
+START_DELAY = 1.5  # children start together, after their imports and connections
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def _inline_chunk(url: str, pairs: list[Pair], batch_size: int, start_at: float
+                        ) -> tuple[float, float]:
+    conn = await connect(url)
+    try:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        began = time.time()
+        for i in range(0, len(pairs), batch_size):
+            async with conn.transaction():
+                await recalculate_pairs(conn, pairs[i:i + batch_size])
+        return began, time.time()
+    finally:
+        await conn.close()
+
+
+async def _queue_drain(url: str, start_at: float) -> tuple[float, float]:
+    from vitaltrust.queue.worker import run_until_idle
+
+    settings = Settings(database_url=url, pool_min_size=1, pool_max_size=2)
+    pool = create_pool(url, settings, name="bench-recalc")
+    await pool.open(wait=True)
+    try:
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        began = time.time()
+        await run_until_idle(pool, settings, timeout=3600)
+        return began, time.time()
+    finally:
+        await pool.close()
+
+
+def _child(args: tuple[str, str, list[Pair], int, float]) -> tuple[float, float]:
+    via, url, pairs, batch_size, start_at = args
+    if via == "queue":
+        return asyncio.run(_queue_drain(url, start_at))
+    return asyncio.run(_inline_chunk(url, pairs, batch_size, start_at))
+
+
+def _run_processes(via: str, url: str, pairs: list[Pair], processes: int,
+                   batch_size: int) -> float:
+    start_at = time.time() + START_DELAY
+    chunks = [pairs[i::processes] for i in range(processes)]
+    work = [(via, url, sorted(chunk), batch_size, start_at) for chunk in chunks]
+    if processes == 1:
+        spans = [_child(work[0])]
+    else:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            spans = pool.map(_child, work)
+    return max(end for _, end in spans) - min(began for began, _ in spans)
+
+
+async def _one_run(url: str, via: str, pairs: list[Pair], processes: int,
+                   batch_size: int) -> dict[str, Any]:
+    conn = await connect(url)
+    try:
+        enqueue_seconds = None
+        if via == "queue":
+            t0 = time.perf_counter()
+            await conn.execute(ENQUEUE_ALL)
+            enqueue_seconds = round(time.perf_counter() - t0, 3)
+        seconds = await asyncio.to_thread(_run_processes, via, url, pairs, processes, batch_size)
+        row = await (await conn.execute(COUNT_CACHE)).fetchone()
+    finally:
+        await conn.close()
+    return {"seconds": round(seconds, 3), "pairs_per_s": round(len(pairs) / seconds, 1),
+            "enqueue_seconds": enqueue_seconds, "cache_rows": row["n"] if row else 0}
+
+
+async def bench(server_url: str, given_url: str | None, *, pairs: int, metrics: int,
+                samples_per: int, processes: int, batch_size: int, via: str, runs: int,
+                keep: bool) -> dict[str, Any]:
+    users = max(1, -(-pairs // metrics))
+    async with bench_database(server_url, given_url, keep) as url:
+        conn = await connect(url)
+        try:
+            _say(f"generating {users} users x {metrics} metrics x {samples_per} samples ...")
+            t0 = time.perf_counter()
+            tag, _ = await fill(conn, users=users, metrics=metrics, samples_per=samples_per)
+            generate_seconds = time.perf_counter() - t0
+            chosen = (await bench_pairs(conn, tag, metrics))[:pairs]
+        finally:
+            await conn.close()
+        results = []
+        for i in range(runs):
+            _say(f"run {i + 1}/{runs}: {len(chosen)} pairs via {via}, {processes} process(es)")
+            results.append(await _one_run(url, via, chosen, processes, batch_size))
+    return {
+        "scenario": "recalc", "pairs": len(chosen), "via": via, "processes": processes,
+        "batch_size": batch_size if via == "inline" else None, "metrics": metrics,
+        "samples_per_pair": samples_per, "generate_seconds": round(generate_seconds, 1),
+        "runs": results,
+        "median_pairs_per_s": statistics.median(r["pairs_per_s"] for r in results),
+        "median_seconds": statistics.median(r["seconds"] for r in results),
+        "target_pairs_per_s": 1000,
+    }
+
+
+def register(bench_app: typer.Typer) -> None:
+    @bench_app.command("recalc")
+    def recalc(
+        pairs: Annotated[int, typer.Option(help="(user, metric) pairs.", min=1)] = 100_000,
+        metrics: Annotated[int, typer.Option(
+            help="Metrics per user.", min=1, max=len(BENCH_METRICS))] = 5,
+        samples_per_pair: Annotated[int, typer.Option(
+            help="Samples per pair over 30 days.", min=1)] = 15,
+        processes: Annotated[int, typer.Option(help="Recalculating processes.", min=1)] = 2,
+        batch_size: Annotated[int, typer.Option(help="inline: pairs per transaction.", min=1)]
+            = 500,
+        via: Annotated[str, typer.Option(help="inline | queue")] = "inline",
+        runs: Annotated[int, typer.Option(help="Runs; the median is reported.", min=1)] = 1,
+        database_url: Annotated[str | None, typer.Option(
+            help="Use this database instead of a throw-away one.")] = None,
+        keep: Annotated[bool, typer.Option(help="Keep the throw-away database.")] = False,
+    ) -> None:
+        """Confidence recalculation throughput (JSON on stdout)."""
+        from vitaltrust.cli import run, settings
+
+        if via not in ("inline", "queue"):
+            raise typer.BadParameter("--via is inline or queue")
+        s = settings()
+        report = run(bench(resolve_database_url(s), database_url, pairs=pairs, metrics=metrics,
+                           samples_per=samples_per_pair, processes=processes,
+                           batch_size=batch_size, via=via, runs=runs, keep=keep))
+        typer.echo(json.dumps(report, indent=2))
