@@ -165,6 +165,14 @@ async def test_login_from_another_site_is_refused(app_client: httpx.AsyncClient,
     r = await app_client.post("/auth/login", data={"email": user.email, "password": PASSWORD},
                               headers={"origin": "http://testserver"})
     assert r.status_code == 303
+    r = await app_client.post("/auth/login", json={"email": user.email, "password": PASSWORD},
+                              headers={"sec-fetch-site": "cross-site"})
+    assert r.status_code == 403
+    # behind a proxy that rewrites Host, the browser's Sec-Fetch-Site still says same-origin
+    r = await app_client.post("/auth/login", data={"email": user.email, "password": PASSWORD},
+                              headers={"origin": "https://vitaltrust.example",
+                                       "sec-fetch-site": "same-origin"})
+    assert r.status_code == 303
 
 
 async def test_cookie_requests_that_change_state_need_the_csrf_token(

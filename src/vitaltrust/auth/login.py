@@ -94,7 +94,14 @@ async def read_credentials(request: Request) -> Credentials:
 
 
 def cross_site(request: Request) -> bool:
-    """A login posted from another site (login CSRF) carries a foreign Origin header."""
+    """A login posted from another site (login CSRF).
+
+    Browsers say so in Sec-Fetch-Site, which a proxy rewriting the Host header cannot
+    confuse; older ones only send Origin, compared with Host.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site:
+        return fetch_site == "cross-site"
     origin = request.headers.get("origin")
     if not origin:
         return False  # not a browser, or a same-origin navigation by an old browser
