@@ -236,3 +236,21 @@ async def test_only_the_signature_authenticates_whatever_the_role(
                                    headers={**auth, **standard_headers(secret, body)})
     assert signed.status_code == 202
     assert await count(conn, "webhook_events") == 1
+
+
+async def test_oversized_chunked_body_is_refused_without_reading_it_all(
+        app_client: httpx.AsyncClient, conn: Conn) -> None:
+    source, secret = await make_source(conn)
+    sent = 0
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        for _ in range(160):  # 10 MiB in 64 KiB chunks, no Content-Length
+            sent += 65536
+            yield b"x" * 65536
+
+    headers = standard_headers(secret, b"")
+    r = await app_client.post(f"/webhooks/{source.name}", content=chunks(), headers=headers)
+    assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
+    assert sent <= 2 * 1024 * 1024, sent  # reading stopped just past the 1 MiB limit
+    assert await count(conn, "webhook_events") == 0

@@ -59,7 +59,6 @@ class Delivery:
     body: bytes
     content_type: str | None
     event_type: str | None
-    is_sandbox: bool
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ async def _accept(request: Request, name: str, settings: Settings, stats: StatsR
                               headers={"Retry-After": str(retry), **decision.headers})
         digest = hashlib.sha256(body).digest()
         delivery = Delivery(source.source_id, provider_id or digest.hex(), digest, body,
-                            content_type, event_type(source.kind, payload), source.is_sandbox)
+                            content_type, event_type(source.kind, payload))
         try:
             stored = await rt.writer.store(delivery)
         except (psycopg.Error, psycopg_pool.PoolTimeout):
