@@ -100,3 +100,21 @@ async def test_past_days_of_quality_trends_come_from_daily_snapshots(conn: Conn,
                                              datetime.now(UTC).date().toordinal() - 3)]
     await conn.execute("UPDATE confidence_daily_stats SET date = date - 30")
     assert len(await fetch(conn, SEED_QUERIES["data_quality_trends"])) == 1  # outside 30 days
+
+
+async def test_todays_confidence_reads_a_fresh_snapshot_else_the_cache(
+        conn: Conn, db_url: str, settings: Settings) -> None:
+    await client_with_weights(conn)
+    await run_jobs(db_url, settings)
+    await conn.execute("SELECT refresh_confidence_daily_stats()")
+    await client_with_weights(conn)
+    await run_jobs(db_url, settings)
+    today = "SELECT user_metrics FROM data_quality_trends WHERE metric = 'weight' AND date = %s"
+    day = datetime.now(UTC).date()
+    # the minute-old snapshot answers (the second client shows at the next refresh)...
+    assert [r["user_metrics"] for r in await (await conn.execute(today, (day,))).fetchall()] == [1]
+    # ...a snapshot older than 3 minutes (no scheduler leader) is ignored: live numbers
+    await conn.execute("UPDATE confidence_daily_stats SET refreshed_at = now() - interval '4 minutes'")
+    assert [r["user_metrics"] for r in await (await conn.execute(today, (day,))).fetchall()] == [2]
+    await conn.execute("SELECT refresh_confidence_daily_stats()")
+    assert [r["user_metrics"] for r in await (await conn.execute(today, (day,))).fetchall()] == [2]

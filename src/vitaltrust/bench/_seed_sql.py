@@ -203,9 +203,11 @@ INSERT INTO confidence_daily_stats (date, metric, user_metrics, score_sum, excel
 SELECT (now() AT TIME ZONE 'UTC')::date - d, s.metric, s.user_metrics,
        s.score_sum * (1 - d * 0.002), s.excellent - e, s.good + e, s.fair, s.poor,
        s.insufficient, now() - d * interval '1 day'
-FROM confidence_current_stats s CROSS JOIN generate_series(0, 29) d
+FROM confidence_live_stats s CROSS JOIN generate_series(1, 29) d
 CROSS JOIN LATERAL (SELECT least(d * s.user_metrics / 500, s.excellent) AS e) x
 """),
+    # today's snapshot, as the scheduler takes it every minute
+    ("confidence_snapshot", "SELECT refresh_confidence_daily_stats()"),
     ("workers", """
 INSERT INTO workers (worker_id, host, pid, version, concurrency, heartbeat_seconds, is_leader,
                      last_seen_at)

@@ -107,5 +107,5 @@ PROM_WORKERS = """
 SELECT count(*) AS alive, count(*) FILTER (WHERE is_leader) AS leaders FROM workers
 WHERE last_seen_at > now() - make_interval(secs => 3 * heartbeat_seconds)
 """
-REFRESH_CONFIDENCE_SNAPSHOT = "SELECT count(*) AS metrics FROM refresh_confidence_daily_stats()"
+REFRESH_CONFIDENCE_SNAPSHOT = "SELECT refresh_confidence_daily_stats() AS metrics"
 ROLLUP_DAYS = "SELECT rollup_monitoring_days() AS days"
