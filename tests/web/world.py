@@ -124,13 +124,18 @@ def wait_for_pipeline(world: World, timeout: float = 60) -> None:
     """Until every client's weight has a cached score and the failing jobs have failed."""
     deadline = time.monotonic() + timeout
     headers = {"Authorization": f"Bearer {world.tokens['admin']}"}
+    expected = {world.ids[k]: sum(len(s) for _, u, s in deliveries(datetime.now(UTC))
+                                  if u.endswith("-" + k)) for k in ("ann", "ben", "cleo")}
     while time.monotonic() < deadline:
         body = httpx.get(world.base + "/api/clients", headers=headers, timeout=10).json()
-        scored = sum(1 for c in body["clients"] if "weight" in c["metrics"])
-        if scored == 3 and failed_jobs(world.db_url) == FAILING_JOBS:
+        # every delivered sample is in its client's cached score (both of Ann's sources)
+        counts = {c["user_id"]: c["metrics"].get("weight", {}).get("sample_count")
+                  for c in body["clients"]}
+        if counts == expected and failed_jobs(world.db_url) == FAILING_JOBS:
             return
         time.sleep(0.3)
-    raise TimeoutError(f"pipeline not done: {body}, failed={failed_jobs(world.db_url)}")
+    raise TimeoutError(f"pipeline not done: sample counts {counts}, expected {expected}, "
+                       f"failed jobs {failed_jobs(world.db_url)}")
 
 
 def failed_jobs(db_url: str) -> int:
