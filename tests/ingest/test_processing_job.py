@@ -148,3 +148,18 @@ async def test_unmatched_events_are_processed_after_link_and_reprocess(
     assert e["status"] == "processed" and e["sample_count"] == 1
     bad = run_cli(db_url, "sources", "reprocess", source.name, "--status", "processed")
     assert bad.returncode != 0 and "status must be one of" in (bad.stdout + bad.stderr)
+
+
+async def test_nul_characters_do_not_break_the_job(
+        app_client: httpx.AsyncClient, conn: Conn, settings: Settings) -> None:
+    user = await make_user(conn, "client")
+    source, secret = await make_source(conn)
+    await link_account(conn, source_name=source.name, external_user_id="nul", email=user.email)
+    body = (b'{"type": "samples", "user": "nul", "samples": ['
+            b'{"metric": "weight\\u0000", "value": 80, "measured_at": "2026-11-28T07:00:00Z"},'
+            b'{"metric": "weight", "value": 81, "unit": "kg", "measured_at": "2026-11-28T08:00:00Z",'
+            b' "device": {"type": "scale", "model": "B\\u0000ody"}}]}')
+    event_id = await deliver(app_client, source.name, secret, body)
+    await drain(app_client, settings)
+    e = await event(conn, event_id)
+    assert e["status"] == "processed" and e["sample_count"] >= 1, e

@@ -254,3 +254,14 @@ async def test_oversized_chunked_body_is_refused_without_reading_it_all(
     assert r.status_code == 413 and r.headers["content-type"] == "application/problem+json"
     assert sent <= 2 * 1024 * 1024, sent  # reading stopped just past the 1 MiB limit
     assert await count(conn, "webhook_events") == 0
+
+
+async def test_hostile_but_signed_envelopes_are_stored_not_500(app_client: httpx.AsyncClient,
+                                                               conn: Conn) -> None:
+    source, secret = await make_source(conn)
+    for body in (b'{"type": "\\u0000evil", "user": "\\u0000"}', b'{"type": 5, "user": [1]}',
+                 b'{"samples": [{"value": NaN}], "user": "u"}'):
+        r = await app_client.post(f"/webhooks/{source.name}", content=body,
+                                  headers=standard_headers(secret, body))
+        assert r.status_code == 202, (body, r.text)
+    assert await count(conn, "webhook_events") == 3

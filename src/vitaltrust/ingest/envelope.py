@@ -18,7 +18,7 @@ def _text(value: Any) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str | int):
-        text = str(value).strip()
+        text = str(value).replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
         return text[:MAX_ACCOUNT_LEN] if text else None
     return None
 

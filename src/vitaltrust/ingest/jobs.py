@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from vitaltrust.db import Conn
@@ -47,7 +47,20 @@ MAX_STORED_REJECTIONS = 500
 
 
 def _rejection_json(r: Rejection) -> dict[str, Any]:
-    return {k: v for k, v in asdict(r).items() if v is not None}
+    return {k: _no_nul(v) for k, v in asdict(r).items() if v is not None}
+
+
+def _no_nul(value: Any) -> Any:
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
+def _clean(sample: RawSample) -> RawSample:
+    """PostgreSQL text and jsonb cannot hold NUL; a provider string may."""
+    fields = ("external_user_id", "metric", "unit", "device_model", "sample_id", "local_date")
+    if not any(isinstance(getattr(sample, f), str) and "\x00" in getattr(sample, f)
+               for f in fields):
+        return sample
+    return replace(sample, **{f: _no_nul(getattr(sample, f)) for f in fields})
 
 
 def parse(kind: str, body: bytes) -> AdapterResult:
@@ -66,7 +79,7 @@ def parse(kind: str, body: bytes) -> AdapterResult:
 async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult
                  ) -> tuple[str, int, list[Rejection]]:
     by_account: dict[str, list[RawSample]] = defaultdict(list)
-    for sample in result.samples:
+    for sample in map(_clean, result.samples):
         by_account[sample.external_user_id].append(sample)
     rows = await (await conn.execute(LOAD_ACCOUNTS, (event["source_id"], list(by_account)))
                   ).fetchall()

@@ -25,8 +25,8 @@ MAX_SIGNATURES = 10  # a rotation needs two; more is noise or an attack on our C
 
 def _check_timestamp(raw: str, now: float, tolerance: int) -> int:
     try:
-        ts = int(raw.strip())
-    except ValueError:
+        ts = int(float(raw.strip()))  # some senders add a fraction
+    except (ValueError, OverflowError):
         raise SignatureError("the signature timestamp is not a Unix time") from None
     if ts < now - tolerance:
         raise SignatureError("the signature timestamp is too old")
