@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from tests.conftest import make_user
 from tests.support.cli import run_cli
 from vitaltrust.config import Settings
-from vitaltrust.db import Conn, create_pool
+from vitaltrust.db import Conn, connect, create_pool
 from vitaltrust.metrics.store import store_samples
 from vitaltrust.metrics.types import RawSample
 from vitaltrust.ops.doctor import CHECK_NAMES, run_checks
@@ -203,3 +203,14 @@ def test_unreachable_database_is_a_fail_line(db_url: str) -> None:
     doc = json.loads(run_cli("postgresql://nobody@127.0.0.1:1/none", "doctor", "--json").stdout)
     assert doc["checks"][0]["status"] == "fail"
     assert {c["status"] for c in doc["checks"][1:]} == {"skip"}
+
+
+async def test_unmigrated_database_fails_once_and_skips_the_rest(empty_db_url: str) -> None:
+    conn = await connect(empty_db_url)
+    try:
+        checks = await run_checks(conn, Thresholds())
+    finally:
+        await conn.close()
+    assert checks[0].status == "fail" and checks[0].fix == "vitaltrust migrate"
+    assert [c.status for c in checks[1:]] == ["skip"] * (len(CHECK_NAMES) - 1)
+    assert "not measured until migrated" in checks[1].value
