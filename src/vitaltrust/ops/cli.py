@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -132,8 +132,8 @@ def logs(
         conn = await connect(resolve_database_url(s))
         try:
             after = await last_id(conn)
-            since_at = None if window is None else datetime.now(UTC) - timedelta(seconds=window)
-            past = await read_logs(conn, function=function, levels=levels, since=since_at, limit=limit)
+            past = await read_logs(conn, function=function, levels=levels,
+                                   since=None if window is None else timedelta(seconds=window), limit=limit)
             show(past)
             after = max([after, *(e.id for e in past)])
             while follow:

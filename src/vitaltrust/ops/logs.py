@@ -23,7 +23,7 @@ SELECT id, created_at, function_name, level, event, message, job_id, job_type, a
 FROM edge_function_logs
 WHERE (%(function)s::text IS NULL OR function_name = %(function)s)
   AND level = ANY(%(levels)s)
-  AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
+  AND (%(since)s::interval IS NULL OR created_at >= now() - %(since)s::interval)
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
 """
@@ -102,8 +102,9 @@ def format_entry(e: LogEntry) -> str:
 
 
 async def read_logs(conn: Conn, *, function: str | None, levels: list[str],
-                    since: datetime | None, limit: int = 100) -> list[LogEntry]:
-    """The newest `limit` matching entries, oldest first."""
+                    since: timedelta | None, limit: int = 100) -> list[LogEntry]:
+    """The newest `limit` matching entries (of the last `since`, by the database's clock),
+    oldest first."""
     rows = await fetch_all(conn, SELECT_LOGS, {"function": function, "levels": levels, "since": since,
                                                "limit": limit}, LogEntry)
     return rows[::-1]
