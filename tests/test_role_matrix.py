@@ -99,6 +99,11 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", "/api/admin/jobs/retry-failed"): admin_only(),
     ("POST", "/api/admin/confidence/recalculate"): {**own_client(), "client": 403},
     ("GET", "/metrics"): admin_only(),  # or the VITALTRUST_METRICS_TOKEN bearer
+    # self-test: the target client is no sandbox, so even an admin gets 404 there
+    ("POST", "/api/admin/selftest"): admin_only(),
+    ("POST", "/api/admin/selftest/sandbox"): admin_only(201),
+    ("GET", "/api/admin/selftest/sandbox/{user_id}"): admin_only(404),
+    ("DELETE", "/api/admin/selftest/sandbox/{user_id}"): admin_only(404),
     # pages
     ("GET", "/admin"): page(client=403),
     ("GET", "/clients"): page(),
@@ -211,6 +216,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/api/users/{user_id}/metrics/{metric}/priority"): {"priority": ["scale", "manual"]},
     ("POST", "/api/admin/jobs/retry-failed"): {},
     ("POST", "/webhooks/{source}"): {"type": "samples", "user": "x", "samples": []},
+    ("POST", "/api/admin/selftest"): {"checks": ["rate-limiting"]},  # needs no worker
 }
 
 

@@ -84,7 +84,8 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.ingest.routes import router as ingest_router
     from vitaltrust.metrics.routes import router as metrics_router
     from vitaltrust.monitoring.routes import router as monitoring_router
+    from vitaltrust.selftest.routes import router as selftest_router
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-            web_router]
+            web_router, selftest_router]
