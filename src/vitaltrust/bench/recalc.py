@@ -34,21 +34,24 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+Span = tuple[float, float, float]  # began, ended (epoch s), CPU seconds of this process
+
+
 async def _inline_chunk(url: str, pairs: list[Pair], batch_size: int, start_at: float
-                        ) -> tuple[float, float]:
+                        ) -> Span:
     conn = await connect(url)
     try:
         await asyncio.sleep(max(0.0, start_at - time.time()))
-        began = time.time()
+        began, cpu = time.time(), time.process_time()
         for i in range(0, len(pairs), batch_size):
             async with conn.transaction():
                 await recalculate_pairs(conn, pairs[i:i + batch_size])
-        return began, time.time()
+        return began, time.time(), time.process_time() - cpu
     finally:
         await conn.close()
 
 
-async def _queue_drain(url: str, start_at: float) -> tuple[float, float]:
+async def _queue_drain(url: str, start_at: float) -> Span:
     from vitaltrust.queue.worker import run_until_idle
 
     settings = Settings(database_url=url, pool_min_size=1, pool_max_size=2)
@@ -56,14 +59,14 @@ async def _queue_drain(url: str, start_at: float) -> tuple[float, float]:
     await pool.open(wait=True)
     try:
         await asyncio.sleep(max(0.0, start_at - time.time()))
-        began = time.time()
+        began, cpu = time.time(), time.process_time()
         await run_until_idle(pool, settings, timeout=3600)
-        return began, time.time()
+        return began, time.time(), time.process_time() - cpu
     finally:
         await pool.close()
 
 
-def _child(args: tuple[str, str, list[Pair], int, float]) -> tuple[float, float]:
+def _child(args: tuple[str, str, list[Pair], int, float]) -> Span:
     via, url, pairs, batch_size, start_at = args
     if via == "queue":
         return asyncio.run(_queue_drain(url, start_at))
@@ -71,7 +74,7 @@ def _child(args: tuple[str, str, list[Pair], int, float]) -> tuple[float, float]
 
 
 def _run_processes(via: str, url: str, pairs: list[Pair], processes: int,
-                   batch_size: int) -> float:
+                   batch_size: int) -> tuple[float, float]:
     start_at = time.time() + START_DELAY
     chunks = [pairs[i::processes] for i in range(processes)]
     work = [(via, url, sorted(chunk), batch_size, start_at) for chunk in chunks]
@@ -80,7 +83,8 @@ def _run_processes(via: str, url: str, pairs: list[Pair], processes: int,
     else:
         with multiprocessing.get_context("spawn").Pool(processes) as pool:
             spans = pool.map(_child, work)
-    return max(end for _, end in spans) - min(began for began, _ in spans)
+    wall = max(end for _, end, _ in spans) - min(began for began, _, _ in spans)
+    return wall, sum(cpu for _, _, cpu in spans)
 
 
 async def _one_run(url: str, via: str, pairs: list[Pair], processes: int,
@@ -92,11 +96,15 @@ async def _one_run(url: str, via: str, pairs: list[Pair], processes: int,
             t0 = time.perf_counter()
             await conn.execute(ENQUEUE_ALL)
             enqueue_seconds = round(time.perf_counter() - t0, 3)
-        seconds = await asyncio.to_thread(_run_processes, via, url, pairs, processes, batch_size)
+        seconds, cpu = await asyncio.to_thread(_run_processes, via, url, pairs, processes,
+                                               batch_size)
         row = await (await conn.execute(COUNT_CACHE)).fetchone()
     finally:
         await conn.close()
     return {"seconds": round(seconds, 3), "pairs_per_s": round(len(pairs) / seconds, 1),
+            # client-side CPU only (PostgreSQL's is not counted): robust on a busy machine
+            "client_cpu_seconds": round(cpu, 2),
+            "pairs_per_client_cpu_s": round(len(pairs) / cpu, 1) if cpu else None,
             "enqueue_seconds": enqueue_seconds, "cache_rows": row["n"] if row else 0}
 
 

@@ -144,20 +144,26 @@ def _columns(pairs: Sequence[Pair]) -> tuple[list[int], list[str]]:
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
-async def lock_pairs(conn: Conn, pairs: Sequence[Pair]) -> None:
-    await conn.execute(LOCK_PAIRS, _columns(pairs))
-
-
-async def load_windows(conn: Conn, pairs: Sequence[Pair], now: datetime) -> dict[Pair, Window]:
+async def load_inputs(conn: Conn, pairs: Sequence[Pair], now: datetime, *, lock: bool = True
+                      ) -> tuple[dict[Pair, Window], dict[Pair, list[str]]]:
+    """Every pair's window and priority override, in one round trip (a pipeline). With
+    `lock`, first wait for any other transaction recalculating the same pairs: the
+    statements run in order, so the window is read after the lock is held."""
     users, metrics = _columns(pairs)
     start = window_start(now)
+    async with conn.pipeline():
+        if lock:
+            await conn.execute(LOCK_PAIRS, (users, metrics))
+        priorities = await conn.execute(SELECT_PRIORITIES, (users, metrics))
+        window = conn.cursor(row_factory=tuple_row)
+        await window.execute(SELECT_WINDOWS, {"users": users, "metrics": metrics,
+                                              "since": start - LOOKBACK, "until": now + AHEAD})
+        priority_rows = await priorities.fetchall()
+        rows = await window.fetchall()
+    overrides = {(r["user_id"], r["metric"]): list(r["priority"]) for r in priority_rows}
     grouped: dict[Pair, list[Sample]] = defaultdict(list)
     flags: dict[Pair, dict[tuple[int, datetime], frozenset[str]]] = defaultdict(dict)
     newest: dict[Pair, datetime] = {}
-    async with conn.cursor(row_factory=tuple_row) as cur:
-        await cur.execute(SELECT_WINDOWS, {"users": users, "metrics": metrics,
-                                           "since": start - LOOKBACK, "until": now + AHEAD})
-        rows = await cur.fetchall()
     for user_id, metric, value, at, local, source_id, device, received, stored_list, name in rows:
         key = (user_id, metric)
         stored = frozenset(stored_list) if stored_list else NO_FLAGS
@@ -171,14 +177,10 @@ async def load_windows(conn: Conn, pairs: Sequence[Pair], now: datetime) -> dict
             flags[key][(source_id, at)] = stored
         if key not in newest or received > newest[key]:
             newest[key] = received
-    return {p: Window(grouped.get(p, []), flags.get(p, {}),
-                      int(newest[p].timestamp() * 1_000_000) if p in newest else 0)
-            for p in pairs}
-
-
-async def load_priorities(conn: Conn, pairs: Sequence[Pair]) -> dict[Pair, list[str]]:
-    rows = await (await conn.execute(SELECT_PRIORITIES, _columns(pairs))).fetchall()
-    return {(r["user_id"], r["metric"]): list(r["priority"]) for r in rows}
+    windows = {p: Window(grouped.get(p, []), flags.get(p, {}),
+                         int(newest[p].timestamp() * 1_000_000) if p in newest else 0)
+               for p in pairs}
+    return windows, overrides
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -196,9 +198,10 @@ async def write_results(conn: Conn, results: Sequence[Scored], now: datetime) ->
          "data_version": r.data_version, "model_version": c.model_version,
          "daily_series": r.daily_series}
         for r in results for c in (r.confidence,)]
-    await conn.execute(WRITE_SCORES, (json.dumps(rows),))
-    await _write_conflicts(conn, results, now)
-    await _write_flags(conn, results)
+    async with conn.pipeline():  # one round trip for every write
+        await conn.execute(WRITE_SCORES, (json.dumps(rows),))
+        await _write_conflicts(conn, results, now)
+        await _write_flags(conn, results)
 
 
 async def _write_conflicts(conn: Conn, results: Sequence[Scored], now: datetime) -> None:

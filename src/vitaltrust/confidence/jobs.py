@@ -11,14 +11,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from vitaltrust.confidence.cache import (
-    Pair,
-    Scored,
-    load_priorities,
-    load_windows,
-    lock_pairs,
-    write_results,
-)
+from vitaltrust.confidence.cache import Pair, Scored, load_inputs, write_results
 from vitaltrust.confidence.model import score
 from vitaltrust.confidence.refresh import daily_series, next_refresh_at
 from vitaltrust.db import Conn
@@ -68,9 +61,7 @@ async def recalculate_pairs(conn: Conn, pairs: Sequence[Pair], *,
     unknown = [m for _, m in pairs if m not in specs]
     if unknown:
         raise ValueError(f"unknown metric {unknown[0]!r}")
-    await lock_pairs(conn, pairs)
-    windows = await load_windows(conn, pairs, now)
-    priorities = await load_priorities(conn, pairs)
+    windows, priorities = await load_inputs(conn, pairs, now)
     results = []
     for user_id, metric in pairs:
         spec, window = specs[metric], windows[(user_id, metric)]

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from vitaltrust.auth.principal import CurrentUser, ensure_can_see_user
-from vitaltrust.confidence.cache import load_priorities, load_windows
+from vitaltrust.confidence.cache import load_inputs
 from vitaltrust.confidence.model import score
 from vitaltrust.http import DbConn
 from vitaltrust.metrics.catalog import get_spec
@@ -31,9 +31,9 @@ async def user_confidence(user_id: int, metric: str, conn: DbConn, principal: Cu
         return {**head, **cached}
     now = datetime.now(UTC)
     pair = (user_id, metric)
-    window = (await load_windows(conn, [pair], now))[pair]
-    priority = (await load_priorities(conn, [pair])).get(pair)
-    conf = score(window.samples, spec, now, priority)
+    windows, priorities = await load_inputs(conn, [pair], now, lock=False)
+    window = windows[pair]
+    conf = score(window.samples, spec, now, priorities.get(pair))
     return {**head, "score": conf.score, "level": conf.level, "latest_value": conf.latest_value,
             "last_sample_at": conf.last_sample_at.isoformat() if conf.last_sample_at else None,
             "sample_count": conf.sample_count, "computed_at": conf.computed_at.isoformat(),
