@@ -7,16 +7,15 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.support.pg import create_database, drop_database, unique_name, with_dbname
 from tests.support.procs import running_api
+from tests.web.conftest import signed_in
 from tests.web.world import (
     FAILING_JOBS,
-    PASSWORD,
     SERVER_ENV,
     World,
     failed_jobs,
@@ -28,9 +27,6 @@ from tests.web.world import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dashboard.png"
 
 
@@ -53,28 +49,6 @@ def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPath
             yield w
     finally:
         drop_database(pg_admin_url, name)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def signed_in(browser: Browser, world: World, who: str, next_path: str,
-              *, phone: bool = False) -> Page:
-    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
-    page = browser.new_context(viewport=size, base_url=world.base).new_page()
-    page.goto(f"/login?next={next_path}")
-    page.fill("input[name=email]", world.emails[who])
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: urlsplit(url).path == urlsplit(next_path).path)
-    return page
 
 
 def test_admin_sees_real_data_and_retries_failed_jobs(browser: Browser, world: World,
@@ -146,6 +120,12 @@ def test_trainer_filters_drills_down_and_changes_priority(browser: Browser, worl
     expect(rows.first.locator(".vt-badge")).to_have_text("poor")
     assert "level=poor" in page.url
     page.screenshot(path=str(artifacts_dir / "trainer-filter-poor.png"), full_page=True)
+
+    phone = signed_in(browser, world, "coach", "/clients", phone=True)
+    expect(phone.locator("#clients tbody tr")).to_have_count(2)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"/clients overflows a phone screen: {width}px"
+    phone.screenshot(path=str(artifacts_dir / "trainer-clients-phone.png"), full_page=True)
 
     page.goto(f"/clients/{world.ids['ann']}/metrics/weight")
     chart = page.locator("#chart-samples")

@@ -1,0 +1,110 @@
+"""Dashboard states in Chromium on a brand-new install served by `vitaltrust api` (no
+worker): the empty state, the words for "jobs pending and no worker alive", the refresh
+without reload, the error banner, and a trainer's view without the retry button."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Route, expect
+
+from tests.support.pg import create_database, drop_database, unique_name, with_dbname
+from tests.support.procs import running_api
+from tests.web.conftest import signed_in
+from tests.web.world import PASSWORD, World, run_sync
+from vitaltrust.auth.users import create_user
+from vitaltrust.db import connect
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ENQUEUE = "INSERT INTO background_jobs (job_type, payload) VALUES ('confidence_calculation', '{}')"
+
+
+async def _execute(db_url: str, statement: str) -> None:
+    conn = await connect(db_url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _users(db_url: str) -> World:
+    world = World(db_url)
+    conn = await connect(db_url)
+    try:
+        for key, role in (("admin", "admin"), ("coach", "trainer")):
+            world.emails[key] = f"{key}@fresh.example.test"
+            user = await create_user(conn, email=world.emails[key], role=role, password=PASSWORD)
+            world.ids[key] = user.user_id
+    finally:
+        await conn.close()
+    return world
+
+
+@pytest.fixture(scope="module")
+def fresh(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[World]:
+    name = unique_name("vt_fresh")
+    create_database(pg_admin_url, name, template=template_db)
+    db_url = with_dbname(pg_admin_url, name)
+    try:
+        world = run_sync(_users(db_url))
+        with running_api(db_url, command="api",
+                         VITALTRUST_DATA_DIR=str(tmp_path_factory.mktemp("vt-fresh"))) as base:
+            world.base = base
+            yield world
+    finally:
+        drop_database(pg_admin_url, name)
+
+
+def test_new_install_then_refresh_and_api_failure(browser: Browser, fresh: World,
+                                                  artifacts_dir: Path) -> None:
+    page = signed_in(browser, fresh, "admin", "/admin")
+    page.clock.install()
+    page.reload()
+    expect(page.locator("#empty-state")).to_be_visible()
+    expect(page.locator("#queue-stats dd[data-key=pending]")).to_have_text("0")
+    expect(page.locator("#chart-distribution")).to_contain_text("No confidence scores yet.")
+    expect(page.locator("#activity-empty")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "admin-empty.png"), full_page=True)
+
+    # a job arrives and nobody runs it: the next 30-second refresh says so, without a reload
+    run_sync(_execute(fresh.db_url, ENQUEUE))
+    marker = page.evaluate("window.__notReloaded = true")
+    assert marker is True
+    page.clock.run_for(31_000)
+    expect(page.locator("#queue-stats dd[data-key=pending]")).to_have_text("1")
+    expect(page.locator("#health-status")).to_have_text("critical")
+    expect(page.locator("#health-summary")).to_contain_text(
+        "No worker is alive but 1 job(s) are pending")
+    expect(page.locator("#empty-state")).to_be_hidden()
+    assert page.evaluate("window.__notReloaded") is True
+
+    # the API fails: a banner says which call, the last numbers stay
+    def fail(route: Route) -> None:
+        route.fulfill(status=503, content_type="application/problem+json",
+                      body='{"title": "Service Unavailable", "status": 503, '
+                           '"detail": "database unreachable"}')
+
+    page.route("**/api/admin/monitoring", fail)
+    page.clock.run_for(31_000)
+    banner = page.locator("#vt-banner")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text("/api/admin/monitoring: 503 database unreachable")
+    page.screenshot(path=str(artifacts_dir / "admin-api-error.png"), full_page=True)
+    page.unroute("**/api/admin/monitoring")
+    page.clock.run_for(31_000)
+    expect(banner).to_be_hidden()
+
+
+def test_trainer_sees_dashboard_without_retry(browser: Browser, fresh: World) -> None:
+    page = signed_in(browser, fresh, "coach", "/admin")
+    expect(page.locator("#health-status")).not_to_have_text("…")
+    expect(page.locator("#btn-retry")).to_be_hidden()
+    expect(page.locator("#btn-recalc")).to_be_visible()
+    expect(page.locator("#confidence-note")).to_contain_text("your clients")
+    page.goto("/clients")
+    expect(page.locator("#clients-empty")).to_be_visible()
+    expect(page.locator("#clients-empty-title")).to_have_text("No clients yet")
