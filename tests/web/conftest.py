@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.web.world import PASSWORD, World
+from tests.support.pg import create_database, drop_database, unique_name, with_dbname
+from tests.support.procs import running_api
+from tests.web.world import PASSWORD, SERVER_ENV, World, run_sync
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -38,3 +41,22 @@ def signed_in(browser: Browser, world: World, who: str, next_path: str,
     return page
 
 
+
+
+@contextmanager
+def served_world(pg_admin_url: str, template_db: str, data_dir: Path, command: str,
+                 seed: Callable[[str], Awaitable[World]]) -> Iterator[World]:
+    """A fresh database seeded by `seed`, served by `vitaltrust <command>` (log kept)."""
+    name = unique_name("vt_web")
+    create_database(pg_admin_url, name, template=template_db)
+    db_url = with_dbname(pg_admin_url, name)
+    logs = Path(__file__).resolve().parents[2] / "test-artifacts"
+    logs.mkdir(exist_ok=True)
+    try:
+        world = run_sync(seed(db_url))
+        with running_api(db_url, command=command, log_path=logs / f"browser-{command}.log",
+                         VITALTRUST_DATA_DIR=str(data_dir), **SERVER_ENV) as base:
+            world.base = base
+            yield world
+    finally:
+        drop_database(pg_admin_url, name)

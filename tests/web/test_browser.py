@@ -11,15 +11,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.support.pg import create_database, drop_database, unique_name, with_dbname
-from tests.support.procs import running_api
-from tests.web.conftest import signed_in
+from tests.web.conftest import served_world, signed_in
 from tests.web.world import (
     FAILING_JOBS,
-    SERVER_ENV,
     World,
     failed_jobs,
-    run_sync,
     seed_accounts,
     send_webhooks,
     wait_for_pipeline,
@@ -33,22 +29,11 @@ README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "dash
 @pytest.fixture(scope="module")
 def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory,
           ) -> Iterator[World]:
-    name = unique_name("vt_web")
-    create_database(pg_admin_url, name, template=template_db)
-    db_url = with_dbname(pg_admin_url, name)
-    logs = Path(__file__).resolve().parents[2] / "test-artifacts"
-    logs.mkdir(exist_ok=True)
-    try:
-        w = run_sync(seed_accounts(db_url))
-        data_dir = str(tmp_path_factory.mktemp("vt-web-data"))
-        with running_api(db_url, command="serve", log_path=logs / "browser-server.log",
-                         VITALTRUST_DATA_DIR=data_dir, **SERVER_ENV) as base:
-            w.base = base
-            send_webhooks(w)
-            wait_for_pipeline(w)
-            yield w
-    finally:
-        drop_database(pg_admin_url, name)
+    with served_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-web"), "serve",
+                      seed_accounts) as w:
+        send_webhooks(w)
+        wait_for_pipeline(w)
+        yield w
 
 
 def test_admin_sees_real_data_and_retries_failed_jobs(browser: Browser, world: World,

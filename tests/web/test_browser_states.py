@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Route, expect
 
-from tests.support.pg import create_database, drop_database, unique_name, with_dbname
-from tests.support.procs import running_api
-from tests.web.conftest import signed_in
+from tests.web.conftest import served_world, signed_in
 from tests.web.world import PASSWORD, World, run_sync
 from vitaltrust.auth.users import create_user
 from vitaltrust.db import connect
@@ -46,17 +44,9 @@ async def _users(db_url: str) -> World:
 @pytest.fixture(scope="module")
 def fresh(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
-    name = unique_name("vt_fresh")
-    create_database(pg_admin_url, name, template=template_db)
-    db_url = with_dbname(pg_admin_url, name)
-    try:
-        world = run_sync(_users(db_url))
-        with running_api(db_url, command="api",
-                         VITALTRUST_DATA_DIR=str(tmp_path_factory.mktemp("vt-fresh"))) as base:
-            world.base = base
-            yield world
-    finally:
-        drop_database(pg_admin_url, name)
+    with served_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-fresh"), "api",
+                      _users) as world:
+        yield world
 
 
 def test_new_install_then_refresh_and_api_failure(browser: Browser, fresh: World,
