@@ -16,6 +16,14 @@ from vitaltrust.ingest.sources import link_account
 from vitaltrust.queue.worker import run_until_idle
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+# the operator's query from docs/operations.md: cache rows older than their inputs
+STALE_ROWS = """
+SELECT c.user_id, c.metric FROM metric_confidence_cache c
+WHERE c.data_version < (SELECT (extract(epoch FROM max(s.received_at)) * 1e6)::bigint
+                        FROM metric_samples s
+                        WHERE s.user_id = c.user_id AND s.metric = c.metric
+                          AND s.measured_at > c.computed_at - interval '37 days')
+"""
 
 
 def scale_body(*points: tuple[datetime, float]) -> bytes:
@@ -85,7 +93,9 @@ async def test_cache_follows_new_samples_once_the_queue_drains(
     assert r.status_code == 201
     stale = (await app_client.get(path, headers=auth)).json()
     assert stale["computed_at"] == before["computed_at"]  # not recalculated yet
+    assert len(await rows(conn, STALE_ROWS)) == 1
     assert await drain(app_client, settings) == 1  # one deduplicated job
+    assert await rows(conn, STALE_ROWS) == []
     after = (await app_client.get(path, headers=auth)).json()
     assert after["computed_at"] > before["computed_at"]
     assert after["sample_count"] == 4 and after["latest_value"] == 56

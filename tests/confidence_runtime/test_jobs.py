@@ -90,7 +90,8 @@ async def test_conflicts_follow_the_data(conn: Conn) -> None:
     await recalc(conn, user_id, "weight")
     [conflict] = await rows(conn, CONFLICTS, user_id)
     assert conflict["agrees"] is True and conflict["loser_value"] == 80.4
-    assert (await rows(conn, CACHE, user_id, "weight"))[0]["components"][5]["score"] == 100
+    components = (await rows(conn, CACHE, user_id, "weight"))[0]["components"]
+    assert next(c for c in components if c["code"] == "A")["score"] == 100
     await conn.execute("DELETE FROM metric_samples WHERE user_id = %s AND source_id = %s",
                        (user_id, manual))
     await recalc(conn, user_id, "weight")

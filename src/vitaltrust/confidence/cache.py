@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from psycopg.rows import tuple_row
 
@@ -22,6 +22,8 @@ Pair = tuple[int, str]
 # rest (UNIT_SLIP, RAPID_CHANGE, OUTLIER) on every run.
 STORAGE_FLAGS = frozenset({"IMPLAUSIBLE_VALUE"})
 NO_FLAGS: frozenset[str] = frozenset()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 # Soft-change checks look back this far before the window (body fat: 7 days).
 LOOKBACK = timedelta(days=7)
 # Samples timestamped slightly ahead (device clocks) still count.
@@ -178,7 +180,7 @@ async def load_inputs(conn: Conn, pairs: Sequence[Pair], now: datetime, *, lock:
         if key not in newest or received > newest[key]:
             newest[key] = received
     windows = {p: Window(grouped.get(p, []), flags.get(p, {}),
-                         int(newest[p].timestamp() * 1_000_000) if p in newest else 0)
+                         (newest[p] - EPOCH) // MICROSECOND if p in newest else 0)
                for p in pairs}
     return windows, overrides
 

@@ -108,7 +108,10 @@ async def store_samples(conn: Conn, *, user_id: int, source_id: int,
     rejections: list[Rejection] = []
     for index, raw in enumerate(samples):
         result = normalize(raw, specs, time_zone=time_zone, now=now, index=index)
-        (rejections if isinstance(result, Rejection) else good).append(result)  # type: ignore[arg-type]
+        if isinstance(result, Rejection):
+            rejections.append(result)
+        else:
+            good.append(result)
     good = _last_wins(good)
     if not good:
         return StoreResult(0, rejections, frozenset())
