@@ -21,6 +21,7 @@ ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO 
 RETURNING id
 """
 INSERT_JOBS_BULK = """
+WITH ins AS (
 INSERT INTO background_jobs
     (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 SELECT t.job_type, t.payload, t.priority, coalesce(t.run_at, now()), t.dedupe_key,
@@ -30,10 +31,13 @@ FROM unnest(%s::text[], %s::jsonb[], %s::smallint[], %s::timestamptz[], %s::text
      AS t(job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
 RETURNING id
+)
+SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM ins
 """
 # The common bulk case: only type, payload and key vary, so only those travel as arrays
 # (about a third less work per row than INSERT_JOBS_BULK).
 INSERT_JOBS_BULK_UNIFORM = """
+WITH ins AS (
 INSERT INTO background_jobs
     (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 SELECT t.job_type, t.payload, %s::smallint, coalesce(%s::timestamptz, now()), t.dedupe_key,
@@ -41,7 +45,14 @@ SELECT t.job_type, t.payload, %s::smallint, coalesce(%s::timestamptz, now()), t.
 FROM unnest(%s::text[], %s::jsonb[], %s::text[]) AS t(job_type, payload, dedupe_key)
 ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
 RETURNING id
+)
+SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM ins
 """
+# Speculative insertion (ON CONFLICT) costs every row extra work even when its key is NULL:
+# jobs without a dedupe key take the plain INSERT.
+_DEDUPE = "ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING\n"
+INSERT_JOBS_BULK_PLAIN = INSERT_JOBS_BULK.replace(_DEDUPE, "")
+INSERT_JOBS_BULK_UNIFORM_PLAIN = INSERT_JOBS_BULK_UNIFORM.replace(_DEDUPE, "")
 # Wakes idle workers; delivered only when the enqueuing transaction commits.
 NOTIFY = "SELECT pg_notify('vitaltrust_jobs', %s)"
 
@@ -73,21 +84,35 @@ async def enqueue(conn: Conn, job_type: str, payload: dict[str, Any], *, priorit
 
 
 async def enqueue_many(conn: Conn, jobs: Sequence[NewJob], *, notify: bool = True) -> list[int]:
-    """Insert many jobs in one statement; deduplicated ones are skipped. Returns new ids."""
+    """Insert many jobs in one statement; deduplicated ones are skipped. Returns the new ids
+    (ascending)."""
     if not jobs:
         return []
+    keyed = [j for j in jobs if j.dedupe_key is not None]
+    plain = [j for j in jobs if j.dedupe_key is None]
+    ids: list[int] = []
+    for part, dedupe in ((plain, False), (keyed, True)):
+        if part:
+            ids += await _insert_bulk(conn, part, dedupe=dedupe)
+    if ids and notify:
+        await conn.execute(NOTIFY, ("bulk",))
+    return sorted(ids)
+
+
+async def _insert_bulk(conn: Conn, jobs: Sequence[NewJob], *, dedupe: bool) -> list[int]:
     first = jobs[0]
     shared = (first.priority, first.run_at, first.max_attempts, first.is_sandbox)
     types = [j.job_type for j in jobs]
     payloads = [json.dumps(j.payload) for j in jobs]
     keys = [j.dedupe_key for j in jobs]
-    if all((j.priority, j.run_at, j.max_attempts, j.is_sandbox) == shared for j in jobs):
-        cur = await conn.execute(INSERT_JOBS_BULK_UNIFORM, (*shared, types, payloads, keys))
-    else:
-        cur = await conn.execute(INSERT_JOBS_BULK, (
-            types, payloads, [j.priority for j in jobs], [j.run_at for j in jobs], keys,
-            [j.max_attempts for j in jobs], [j.is_sandbox for j in jobs]))
-    rows = await cur.fetchall()
-    if rows and notify:
-        await conn.execute(NOTIFY, ("bulk",))
-    return [int(r["id"]) for r in rows]
+    # binary: no text parsing of the arrays either way; ids come back as one int8[]
+    async with conn.cursor(binary=True) as cur:
+        if all((j.priority, j.run_at, j.max_attempts, j.is_sandbox) == shared for j in jobs):
+            query = INSERT_JOBS_BULK_UNIFORM if dedupe else INSERT_JOBS_BULK_UNIFORM_PLAIN
+            await cur.execute(query, (*shared, types, payloads, keys))
+        else:
+            await cur.execute(INSERT_JOBS_BULK if dedupe else INSERT_JOBS_BULK_PLAIN, (
+                types, payloads, [j.priority for j in jobs], [j.run_at for j in jobs], keys,
+                [j.max_attempts for j in jobs], [j.is_sandbox for j in jobs]))
+        row = await cur.fetchone()
+    return list(row["ids"]) if row else []
