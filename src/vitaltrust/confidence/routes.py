@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from vitaltrust.auth.principal import CurrentUser, ensure_can_see_user
 from vitaltrust.confidence.cache import load_inputs
@@ -17,9 +17,9 @@ from vitaltrust.metrics.read import cached_confidence
 router = APIRouter(tags=["confidence"])
 
 
-@router.get("/api/users/{user_id}/metrics/{metric}/confidence")
+@router.get("/api/users/{user_id}/metrics/{metric}/confidence", response_model=None)
 async def user_confidence(user_id: int, metric: str, conn: DbConn, principal: CurrentUser
-                          ) -> dict[str, Any]:
+                          ) -> JSONResponse:
     """Score, level, every component with its reasons. From the cache; computed on the
     spot (and marked `cached: false`) when the queue has not produced it yet."""
     await ensure_can_see_user(conn, principal, user_id)
@@ -28,15 +28,17 @@ async def user_confidence(user_id: int, metric: str, conn: DbConn, principal: Cu
             "unit": spec.canonical_unit}
     cached = await cached_confidence(conn, user_id, metric)
     if cached is not None:
-        return {**head, **cached}
+        # plain JSON types already: skip FastAPI's encoder pass (this is the hot lookup)
+        return JSONResponse({**head, **cached})
     now = datetime.now(UTC)
     pair = (user_id, metric)
     windows, priorities = await load_inputs(conn, [pair], now, lock=False)
     window = windows[pair]
     conf = score(window.samples, spec, now, priorities.get(pair))
-    return {**head, "score": conf.score, "level": conf.level, "latest_value": conf.latest_value,
-            "last_sample_at": conf.last_sample_at.isoformat() if conf.last_sample_at else None,
-            "sample_count": conf.sample_count, "computed_at": conf.computed_at.isoformat(),
-            "next_refresh_at": None, "data_version": window.data_version,
-            "model_version": conf.model_version, "explanation": conf.explanation(),
-            "cached": False}
+    return JSONResponse({
+        **head, "score": conf.score, "level": conf.level, "latest_value": conf.latest_value,
+        "last_sample_at": conf.last_sample_at.isoformat() if conf.last_sample_at else None,
+        "sample_count": conf.sample_count, "computed_at": conf.computed_at.isoformat(),
+        "next_refresh_at": None, "data_version": window.data_version,
+        "model_version": conf.model_version, "explanation": conf.explanation(),
+        "cached": False})
