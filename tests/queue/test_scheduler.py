@@ -141,3 +141,16 @@ async def test_retention_prunes_rows_but_keeps_statistics(pool: Pool, conn: Conn
     assert logs == [{"event": "new"}]
     stats = await (await conn.execute("SELECT sum(completed) AS n FROM job_stats_minute")).fetchone()
     assert stats == {"n": 1}
+
+
+def test_workers_load_every_domains_jobs_module() -> None:
+    import sys
+
+    from vitaltrust.queue.registry import _domain_job_modules, load_handlers
+
+    handlers = load_handlers()
+    modules = _domain_job_modules()
+    assert "vitaltrust.monitoring.jobs" in modules  # periodic tasks only, no handler
+    assert all(m in sys.modules for m in modules)
+    assert {"noop", "webhook_processing", "confidence_calculation"} <= set(handlers)
+    assert {"confidence_refresh", "monitoring.daily_rollup"} <= set(scheduler.registered_tasks())
