@@ -36,6 +36,8 @@ def test_bench_queue_reports_rates_latency_and_the_pgqueuer_ratio(db_url: str) -
     assert report["enqueue_per_s"] > 0 and report["processed_per_s"] > 0
     lat = report["latency_ms"]
     assert 0 <= lat["p50"] <= lat["p95"] <= lat["p99"]
+    idle = report["idle_latency_ms"]
+    assert 0 <= idle["p50"] <= idle["p95"] <= idle["p99"] < 2000  # NOTIFY, not the poll
     assert report["pgqueuer"]["processed_per_s"] > 0
     assert report["ratio_processed_vs_pgqueuer"] == pytest.approx(
         report["processed_per_s"] / report["pgqueuer"]["processed_per_s"], rel=0.01)
