@@ -1,10 +1,14 @@
 """Durable, idempotent storage of accepted deliveries, grouped into shared commits.
 
-Concurrent deliveries are collected for about a millisecond and written by ONE
-statement, which is its own transaction: a multi-row INSERT ... ON CONFLICT DO NOTHING
-into webhook_events, the webhook_processing job of every new row (the queue's table and
-channel, written here in-line because a delivery costs one round trip this way), and the
-wake-up NOTIFY. Each caller is answered only after that commit.
+Concurrent deliveries are collected for about a millisecond and sent to PostgreSQL in
+ONE round trip holding two pipelined transactions:
+1. the rate-limit decision for the whole batch (ingest_rate_limit_admit: UNLOGGED state,
+   its own quick commit, no bucket lock held any longer);
+2. one statement, its own durable transaction: a multi-row INSERT ... ON CONFLICT DO
+   NOTHING into webhook_events of the admitted deliveries, the webhook_processing job of
+   every new row (the queue's table and channel, written in-line so that a batch costs
+   one statement), and the wake-up NOTIFY.
+Each caller is answered only after that commit.
 
 A delivery whose (source, event id) already exists is a duplicate when the body is
 byte-identical and a conflict otherwise, whether the first copy arrived in an earlier
@@ -13,6 +17,7 @@ commit, in another process, or in the same batch.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,13 +25,28 @@ from psycopg_pool import AsyncConnectionPool
 
 from vitaltrust.db import Conn
 from vitaltrust.ingest.batcher import MicroBatcher
+from vitaltrust.ingest.ratelimit import ADMIT, RateCheck, RateDecision, admit_params, decision
 
 INSERT_EVENTS_AND_JOBS = """
-WITH events AS (
-    INSERT INTO webhook_events (source_id, event_id, body_sha256, body, content_type, event_type)
-    SELECT s, e, h, b, c, t
+WITH setting AS (
+    SELECT current_setting('vitaltrust.rl_admitted', true) AS v
+), admitted AS (
+    -- deliveries without a rate check (%(always)s), plus those the pipelined
+    -- admission call of THIS batch let through
+    SELECT %(always)s::int[] || CASE WHEN split_part(v, ':', 1) = %(batch)s::text
+        THEN coalesce(string_to_array(nullif(split_part(v, ':', 2), ''), ',')::int[], '{}')
+        ELSE '{}'::int[] END AS ords
+    FROM setting
+), input AS (
+    SELECT DISTINCT ON (d.s, d.e) d.*
     FROM unnest(%(source_id)s::int[], %(event_id)s::text[], %(sha)s::bytea[], %(body)s::bytea[],
-                %(content_type)s::text[], %(event_type)s::text[]) AS d(s, e, h, b, c, t)
+                %(content_type)s::text[], %(event_type)s::text[], %(ord)s::int[])
+         AS d(s, e, h, b, c, t, o), admitted a
+    WHERE d.o = ANY (a.ords)
+    ORDER BY d.s, d.e, d.o
+), events AS (
+    INSERT INTO webhook_events (source_id, event_id, body_sha256, body, content_type, event_type)
+    SELECT s, e, h, b, c, t FROM input ORDER BY o
     ON CONFLICT (source_id, event_id) DO NOTHING
     RETURNING webhook_event_id, source_id, event_id
 ), jobs AS (
@@ -48,7 +68,7 @@ FROM unnest(%s::int[], %s::text[]) AS k(source_id, event_id)
 JOIN webhook_events e USING (source_id, event_id)
 """
 
-Outcome = Literal["accepted", "duplicate", "conflict"]
+Outcome = Literal["accepted", "duplicate", "conflict", "rate_limited"]
 
 
 @dataclass(frozen=True)
@@ -59,12 +79,14 @@ class Delivery:
     body: bytes
     content_type: str | None
     event_type: str | None
+    rate_check: RateCheck | None = None  # None: not rate limited
 
 
 @dataclass(frozen=True)
 class Stored:
     outcome: Outcome
-    webhook_event_id: int
+    webhook_event_id: int | None
+    rate: RateDecision | None = None
 
 
 class EventWriter:
@@ -78,39 +100,61 @@ class EventWriter:
         return await self.batcher.submit(delivery)
 
     async def _write(self, batch: list[Delivery]) -> list[Stored]:
-        first: dict[tuple[int, str], Delivery] = {}
-        for d in batch:
-            first.setdefault((d.source_id, d.event_id), d)
-        reps = list(first.values())
-        async with self._pool.connection() as conn:  # autocommit: one statement, one commit
-            inserted = {
-                (r["source_id"], r["event_id"]): int(r["webhook_event_id"])
-                for r in await (await conn.execute(INSERT_EVENTS_AND_JOBS, {
-                    "source_id": [d.source_id for d in reps], "event_id": [d.event_id for d in reps],
-                    "sha": [d.body_sha256 for d in reps], "body": [d.body for d in reps],
-                    "content_type": [d.content_type for d in reps],
-                    "event_type": [d.event_type for d in reps],
-                })).fetchall()}
-            # rows that already existed, possibly committed by another process just now
-            others = [d for d in reps if (d.source_id, d.event_id) not in inserted]
+        checked = [i for i, d in enumerate(batch) if d.rate_check is not None]
+        batch_id = uuid.uuid4().hex if checked else None
+        params = {
+            "batch": batch_id, "always": [i for i, d in enumerate(batch) if d.rate_check is None],
+            "source_id": [d.source_id for d in batch], "event_id": [d.event_id for d in batch],
+            "sha": [d.body_sha256 for d in batch], "body": [d.body for d in batch],
+            "content_type": [d.content_type for d in batch],
+            "event_type": [d.event_type for d in batch], "ord": list(range(len(batch))),
+        }
+        rates: dict[int, RateDecision] = {}
+        async with self._pool.connection() as conn:  # autocommit
+            if batch_id is not None:
+                checks = [batch[i].rate_check for i in checked]
+                async with conn.pipeline() as pipeline:
+                    admit = await conn.execute(ADMIT, admit_params(
+                        batch_id, checked, [c for c in checks if c is not None]))
+                    await pipeline.sync()  # the admission commits on its own, first
+                    insert = await conn.execute(INSERT_EVENTS_AND_JOBS, params)
+                for row in await admit.fetchall():
+                    i = checked[row["idx"] - 1]
+                    check = batch[i].rate_check
+                    assert check is not None
+                    rates[i] = decision(check, row)
+            else:
+                insert = await conn.execute(INSERT_EVENTS_AND_JOBS, params)
+            inserted = {(r["source_id"], r["event_id"]): int(r["webhook_event_id"])
+                        for r in await insert.fetchall()}
+            admitted = [i for i in range(len(batch)) if i not in rates or rates[i].allowed]
+            first: dict[tuple[int, str], int] = {}
+            for i in admitted:
+                first.setdefault((batch[i].source_id, batch[i].event_id), i)
+            # keys that already existed, possibly committed by another process just now
+            others = [k for k in first if k not in inserted]
             existing: dict[tuple[int, str], tuple[int, bytes]] = {}
             if others:
                 rows = await (await conn.execute(SELECT_EXISTING, (
-                    [d.source_id for d in others], [d.event_id for d in others]))).fetchall()
+                    [k[0] for k in others], [k[1] for k in others]))).fetchall()
                 existing = {(r["source_id"], r["event_id"]):
                             (int(r["webhook_event_id"]), bytes(r["body_sha256"])) for r in rows}
-        results: list[Stored] = []
-        for d in batch:
-            key = (d.source_id, d.event_id)
-            if key in inserted:
-                rep = first[key]
-                if rep is d:
-                    results.append(Stored("accepted", inserted[key]))
-                else:
-                    same = rep.body_sha256 == d.body_sha256
-                    results.append(Stored("duplicate" if same else "conflict", inserted[key]))
-            else:
-                event_id, digest = existing[key]  # committed by someone else: it must exist
-                results.append(Stored("duplicate" if digest == d.body_sha256 else "conflict",
-                                      event_id))
-        return results
+        return [self._outcome(batch, i, rates.get(i), first, inserted, existing)
+                for i in range(len(batch))]
+
+    @staticmethod
+    def _outcome(batch: list[Delivery], i: int, rate: RateDecision | None,
+                 first: dict[tuple[int, str], int], inserted: dict[tuple[int, str], int],
+                 existing: dict[tuple[int, str], tuple[int, bytes]]) -> Stored:
+        d = batch[i]
+        if rate is not None and not rate.allowed:
+            return Stored("rate_limited", None, rate)
+        key = (d.source_id, d.event_id)
+        if key in inserted:
+            winner = batch[first[key]]
+            if first[key] == i:
+                return Stored("accepted", inserted[key], rate)
+            same = winner.body_sha256 == d.body_sha256
+            return Stored("duplicate" if same else "conflict", inserted[key], rate)
+        event_id, digest = existing[key]  # committed by someone else: it must exist
+        return Stored("duplicate" if digest == d.body_sha256 else "conflict", event_id, rate)

@@ -1,9 +1,9 @@
 """Per-source and per-account rate limits (GCRA), decided in PostgreSQL.
 
 State is shared by every API process (table rate_limit_state). Concurrent checks are
-grouped: one call of `ingest_rate_limit_take` decides a whole batch atomically, on a
-pooled autocommit connection of its own, so a limit check never joins (or slows) the
-durable commit of a delivery.
+grouped: one call of `ingest_rate_limit_admit` decides a whole batch atomically, in a
+transaction of its own (autocommit, no WAL flush: the table is UNLOGGED), so a limit
+check never holds its bucket locks during the durable commit of a delivery.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from psycopg_pool import AsyncConnectionPool
-
-from vitaltrust.db import Conn
-from vitaltrust.ingest.batcher import MicroBatcher
 from vitaltrust.ingest.sources import Source
 
-TAKE = """
+# Sent pipelined right before the delivery insert (see events.py).
+ADMIT = """
 SELECT idx, allowed, retry_after, src_remaining, src_reset, acc_remaining, acc_reset
-FROM ingest_rate_limit_take(%s::text[], %s::float8[], %s::int[], %s::text[], %s::float8[],
-                            %s::int[])
+FROM ingest_rate_limit_admit(%s::text, %s::int[], %s::text[], %s::float8[], %s::int[],
+                             %s::text[], %s::float8[], %s::int[])
 ORDER BY idx
 """
 
@@ -74,25 +71,14 @@ def rate_headers(check: RateCheck, row: dict[str, object]) -> dict[str, str]:
             "RateLimit": f'"{name}";r={remaining};t={math.ceil(reset)}'}
 
 
-class RateLimiter:
-    def __init__(self, pool: AsyncConnectionPool[Conn]) -> None:
-        self._pool = pool
-        self._batcher: MicroBatcher[RateCheck, RateDecision] = MicroBatcher(
-            self._take, max_wait=0.0005, max_items=128, max_in_flight=2)
-
-    async def check(self, check: RateCheck) -> RateDecision:
-        return await self._batcher.submit(check)
-
-    async def _take(self, checks: list[RateCheck]) -> list[RateDecision]:
-        params = (
+def admit_params(batch: str, ords: list[int], checks: list[RateCheck]) -> tuple[object, ...]:
+    """Parameters of ADMIT for `checks`, the deliveries at positions `ords` of a batch."""
+    return (batch, ords,
             [c.source_key for c in checks], [c.rate for c in checks], [c.burst for c in checks],
             [c.account_key for c in checks], [c.account_rate for c in checks],
-            [c.account_burst for c in checks],
-        )
-        async with self._pool.connection() as conn:
-            rows = await (await conn.execute(TAKE, params)).fetchall()
-        decisions = []
-        for check, row in zip(checks, rows, strict=True):
-            retry = float(row["retry_after"])
-            decisions.append(RateDecision(bool(row["allowed"]), retry, rate_headers(check, row)))
-        return decisions
+            [c.account_burst for c in checks])
+
+
+def decision(check: RateCheck, row: dict[str, object]) -> RateDecision:
+    return RateDecision(bool(row["allowed"]), float(row["retry_after"]),  # type: ignore[arg-type]
+                        rate_headers(check, row))

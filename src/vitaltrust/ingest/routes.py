@@ -22,7 +22,7 @@ from vitaltrust.config import Settings
 from vitaltrust.errors import Problem
 from vitaltrust.ingest.envelope import account_of, event_type
 from vitaltrust.ingest.events import Delivery, EventWriter
-from vitaltrust.ingest.ratelimit import RateCheck, RateLimiter
+from vitaltrust.ingest.ratelimit import RateCheck
 from vitaltrust.ingest.signatures import SignatureError, verify
 from vitaltrust.ingest.source_cache import SourceCache
 from vitaltrust.ingest.sources import Source
@@ -41,7 +41,6 @@ class IngestRuntime:
         pool = app.state.pool
         self.sources = SourceCache(pool)
         self.writer = EventWriter(pool)
-        self.limiter = RateLimiter(pool)
 
 
 def runtime(app: FastAPI) -> IngestRuntime:
@@ -101,22 +100,21 @@ async def _accept(request: Request, name: str, settings: Settings, stats: StatsR
         payload = parse_json(content_type, body)
         if provider_id is not None and len(provider_id) > MAX_EVENT_ID_LEN:
             raise Problem(400, f"the event id is longer than {MAX_EVENT_ID_LEN} characters")
-        if settings.rate_limit_enabled:
-            decision = await rt.limiter.check(
-                RateCheck.for_source(source, account_of(source.kind, payload)))
-            if not decision.allowed:
-                retry = max(1, int(decision.retry_after + 0.999))
-                stats.record_webhook(source.source_id, "rate_limited")
-                raise Problem(429, f"rate limit exceeded; retry in {retry} s",
-                              headers={"Retry-After": str(retry), **decision.headers})
+        check = (RateCheck.for_source(source, account_of(source.kind, payload))
+                 if settings.rate_limit_enabled else None)
         digest = hashlib.sha256(body).digest()
         delivery = Delivery(source.source_id, provider_id or digest.hex(), digest, body,
-                            content_type, event_type(source.kind, payload))
+                            content_type, event_type(source.kind, payload), check)
         try:
             stored = await rt.writer.store(delivery)
         except (psycopg.Error, psycopg_pool.PoolTimeout):
             raise Problem(503, "the database is unavailable; retry later",
                           headers={"Retry-After": "5"}) from None
+        if stored.rate is not None and not stored.rate.allowed:
+            retry = max(1, int(stored.rate.retry_after + 0.999))
+            stats.record_webhook(source.source_id, "rate_limited")
+            raise Problem(429, f"rate limit exceeded; retry in {retry} s",
+                          headers={"Retry-After": str(retry), **stored.rate.headers})
     except Problem as exc:
         if exc.status != 429:
             stats.record_webhook(source.source_id, "rejected")
