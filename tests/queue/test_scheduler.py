@@ -17,6 +17,15 @@ from vitaltrust.queue.worker import claim
 Pool = AsyncConnectionPool[Conn]
 
 
+async def tick_once(db_url: str, pool: Pool, settings: Settings) -> None:
+    """One scheduler period of a worker that becomes (and then stops being) the leader."""
+    s = Scheduler(db_url, pool, settings, "leader")
+    try:
+        assert await s.tick()
+    finally:
+        await s.close()
+
+
 async def test_one_leader_and_failover_when_it_dies(pool: Pool, db_url: str,
                                                     settings: Settings) -> None:
     a = Scheduler(db_url, pool, settings, "a")
@@ -44,11 +53,7 @@ async def test_expired_lease_is_rescued_and_counts_as_an_attempt(pool: Pool, con
     await claim(conn, "ghost", 3, 60)
     await conn.execute("UPDATE background_jobs SET locked_until = now() - interval '1 s' "
                        "WHERE id IN (%s, %s)", (again, last))
-    s = Scheduler(db_url, pool, settings, "leader")
-    try:
-        assert await s.tick()
-    finally:
-        await s.close()
+    await tick_once(db_url, pool, settings)
     rows = {r["id"]: r for r in await (await conn.execute(
         "SELECT id, status, attempts, last_error, locked_by FROM background_jobs")).fetchall()}
     assert (rows[again]["status"], rows[again]["attempts"], rows[again]["locked_by"]) == ("pending", 1, None)
@@ -69,11 +74,7 @@ async def test_leader_deletes_stale_workers_only(pool: Pool, conn: Conn, db_url:
         "INSERT INTO workers (worker_id, host, pid, version, concurrency, heartbeat_seconds, "
         "last_seen_at) VALUES ('dead', 'h', 1, 'v', 1, 10, now() - interval '31 s'), "
         "('slow', 'h', 2, 'v', 1, 10, now() - interval '29 s')")
-    s = Scheduler(db_url, pool, settings, "leader")
-    try:
-        await s.tick()
-    finally:
-        await s.close()
+    await tick_once(db_url, pool, settings)
     rows = await (await conn.execute("SELECT worker_id FROM workers")).fetchall()
     assert rows == [{"worker_id": "slow"}]
 
@@ -128,11 +129,7 @@ async def test_retention_prunes_rows_but_keeps_statistics(pool: Pool, conn: Conn
     await conn.execute(
         "INSERT INTO job_stats_minute (job_type, bucket, completed) VALUES "
         "('noop', date_trunc('minute', now() - interval '8 days'), 1)")
-    s = Scheduler(db_url, pool, settings, "leader")
-    try:
-        await s.tick()
-    finally:
-        await s.close()
+    await tick_once(db_url, pool, settings)
     jobs = await (await conn.execute(
         "SELECT status, now() - created_at < interval '2 days' AS recent FROM background_jobs "
         "ORDER BY status")).fetchall()
