@@ -114,10 +114,13 @@ def _conflict_ok(scale_source: str) -> Callable[[dict[str, Any]], bool]:
 async def conflict_resolution(ctx: Context) -> str:
     metric, scale_at = "weight", datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
     scale_source = ctx.sandbox.sources["main"]["name"]
-    await ctx.api.deliver(ctx.sandbox, "main", [_sample(metric, 80.0, scale_at, "scale")])
     await ctx.api.manual_entry(ctx.sandbox, {"metric": metric, "value": 83.0, "unit": "kg",
                                              "measured_at": (scale_at + timedelta(minutes=5))
                                              .isoformat()})
+    # one write at a time: the conflict is judged, not how two racing writes are queued
+    await ctx.api.wait_for(lambda: ctx.api.confidence(ctx.sandbox, metric), _cached_with(1),
+                           ctx.deadline, "the manual entry did not reach the cache")
+    await ctx.api.deliver(ctx.sandbox, "main", [_sample(metric, 80.0, scale_at, "scale")])
     try:
         seen = await ctx.api.wait_for(
             lambda: ctx.api.samples(ctx.sandbox, metric, include="conflicts"),

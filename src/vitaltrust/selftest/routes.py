@@ -3,10 +3,12 @@ endpoints the checks (and `vitaltrust selftest` against a remote server) use."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
+import psycopg
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +25,7 @@ from vitaltrust.selftest.runner import DEFAULT_DEADLINE, run_selftest, unknown_c
 router = APIRouter(tags=["selftest"])
 UserId = Annotated[int, Path(ge=1, le=MAX_BIGINT)]
 RUN_TOKEN_TTL = timedelta(minutes=10)
+DROP_ATTEMPTS = 5
 
 
 class SelftestRequest(BaseModel):
@@ -78,9 +81,16 @@ async def sandbox_events(user_id: UserId, conn: DbConn, principal: AdminUser) ->
 
 
 @router.delete("/api/admin/selftest/sandbox/{user_id}", status_code=204)
-async def drop_sandbox(user_id: UserId, conn: DbConn, principal: AdminUser) -> Response:
+async def drop_sandbox(user_id: UserId, pool: Pool, principal: AdminUser) -> Response:
     """Remove the sandbox and every row it produced."""
-    if not await sandbox.drop_sandbox(conn, user_id):
-        raise Problem(404, f"No self-test sandbox {user_id}.")
-    await record_audit(conn, principal, "selftest.sandbox.drop", f"user:{user_id}", {}, "ok")
-    return Response(status_code=204)
+    for attempt in range(DROP_ATTEMPTS):
+        try:  # a job still writing the sandbox's rows may deadlock with the cascade: retry
+            async with transaction(pool) as conn:
+                if not await sandbox.drop_sandbox(conn, user_id):
+                    raise Problem(404, f"No self-test sandbox {user_id}.")
+                await record_audit(conn, principal, "selftest.sandbox.drop", f"user:{user_id}",
+                                   {"attempts": attempt + 1}, "ok")
+            return Response(status_code=204)
+        except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+            await asyncio.sleep(0.05 * (attempt + 1))
+    raise Problem(503, "The sandbox is busy; retry later.", headers={"Retry-After": "1"})
