@@ -168,18 +168,17 @@ class Scheduler:
 
     async def _lead(self) -> bool:
         """Hold (or try to take) the leader lock; False when another worker leads."""
-        if self._conn is not None and not self._conn.closed and self.is_leader:
-            await self._conn.execute("SELECT 1")  # still alive: the lock is still ours
+        if self._conn is None or self._conn.closed:
+            self.is_leader = False  # a new session holds no lock
+            self._conn = await connect(self.url)
+        if self.is_leader:
+            await self._conn.execute("SELECT 1")  # the session lives: the lock is still ours
             return True
-        await self._drop()
-        self._conn = await connect(self.url)
         row = await (await self._conn.execute("SELECT pg_try_advisory_lock(%s) AS got",
                                               (LEADER_LOCK_KEY,))).fetchone()
         self.is_leader = bool(row and row["got"])
         if self.is_leader:
             log.info("this worker (%s) is now the scheduler leader", self.worker_id)
-        else:
-            await self._drop()
         return self.is_leader
 
     async def _drop(self) -> None:
