@@ -15,10 +15,9 @@ from tests.web.conftest import served_world, signed_in
 from tests.web.world import (
     FAILING_JOBS,
     World,
+    deliver_everything,
     failed_jobs,
     seed_accounts,
-    send_webhooks,
-    wait_for_pipeline,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,8 +30,7 @@ def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPath
           ) -> Iterator[World]:
     with served_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-web"), "serve",
                       seed_accounts) as w:
-        send_webhooks(w)
-        wait_for_pipeline(w)
+        deliver_everything(w)
         yield w
 
 
