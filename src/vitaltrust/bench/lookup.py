@@ -114,10 +114,14 @@ async def bench(server_url: str, given_url: str | None, *, users: int, requests:
         results = []
         async with _client(url, via) as client:
             for _ in range(runs):
+                cpu = time.process_time()
                 ms = sorted(await _measure(client, token, pairs, requests, warmup=200))
+                cpu_ms = (time.process_time() - cpu) * 1000 / (requests + 200)
                 results.append({"p50_ms": _percentile(ms, 0.50), "p90_ms": _percentile(ms, 0.90),
                                 "p99_ms": _percentile(ms, 0.99), "max_ms": round(ms[-1], 3),
-                                "requests_per_s": round(len(ms) / (sum(ms) / 1000), 1)})
+                                "requests_per_s": round(len(ms) / (sum(ms) / 1000), 1),
+                                # this process (client + app; not PostgreSQL) per request
+                                "process_cpu_ms_per_request": round(cpu_ms, 3)})
     return {
         "scenario": "lookup", "via": via, "endpoint": "GET /api/users/{id}/metrics/{metric}/confidence",
         "cached_pairs": len(pairs), "requests_per_run": requests, "runs": results,
