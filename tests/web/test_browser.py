@@ -130,6 +130,10 @@ def test_trainer_filters_drills_down_and_changes_priority(browser: Browser, worl
     page.click("#priority-save")
     expect(page.locator("#priority-result")).to_contain_text("New score", timeout=30_000)
     expect(score).not_to_have_text(before)
+    # the new resolved series alternates manual and scale (+3 kg within a day): the
+    # recalculation flags those samples RAPID_CHANGE and the chart marks them
+    expect(chart.locator(".vt-point-flagged").first).to_be_visible()
+    expect(chart.locator(".vt-point-flagged title").first).to_contain_text("rapid change")
     page.reload()
     expect(page.locator("#priority li").first).to_have_attribute("data-device", "manual")
     page.screenshot(path=str(artifacts_dir / "trainer-drilldown.png"), full_page=True)
