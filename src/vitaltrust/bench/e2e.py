@@ -1,0 +1,217 @@
+"""`vitaltrust bench e2e`: deliveries at a set rate; for each one, the time from its 202
+to the confidence cache reflecting its sample (p50/p95).
+
+    vitaltrust bench e2e --rate 500 --duration 20            # own `vitaltrust serve`
+    vitaltrust bench e2e --url http://host:8000 --rate 200   # a running server whose
+                                                             # database is DATABASE_URL
+
+Each delivery carries one weight sample for one of `--users` bench users, later
+(measured_at) than every earlier one of that user; the cache reflects it once its row's
+last_sample_at reaches that time. The watcher reads the cache every `--watch-ms` (which
+bounds the resolution). Bench users and the source are sandbox rows, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import typer
+
+from vitaltrust.bench._loadgen import build_request, percentile
+from vitaltrust.bench.ingest import signed_headers
+from vitaltrust.db import Conn, connect
+
+WATCH = """
+SELECT user_id, last_sample_at, updated_at FROM metric_confidence_cache
+WHERE metric = 'weight' AND updated_at > %s AND user_id = ANY(%s)
+"""
+# bench users: sandbox clients linked to one sandbox source; registered as self-test
+# sandboxes so that selftest_drop_sandboxes() removes every row they produced
+CREATE_USERS = """
+WITH u AS (
+    INSERT INTO users (email, role, display_name, is_sandbox)
+    SELECT 'e2e-' || %(tag)s || '-' || g || '@bench.invalid', 'client', 'bench e2e', true
+    FROM generate_series(1, %(n)s) AS g
+    RETURNING user_id, split_part(split_part(email, '@', 1), '-', 3) AS g
+), linked AS (
+    INSERT INTO source_accounts (source_id, external_user_id, user_id)
+    SELECT %(source_id)s, 'e2e-' || u.g, u.user_id FROM u
+), registered AS (
+    INSERT INTO selftest_sandboxes (user_id, source_ids) SELECT user_id, ARRAY[%(source_id)s]
+    FROM u
+)
+SELECT user_id, 'e2e-' || g AS account FROM u ORDER BY g::int
+"""
+DROP = "SELECT selftest_drop_sandboxes(%s::bigint[])"
+
+
+async def prepare(conn: Conn, users: int) -> tuple[str, str, list[tuple[int, str]]]:
+    from vitaltrust.ingest.sources import create_source
+
+    tag = uuid.uuid4().hex[:8]
+    async with conn.transaction():
+        source, secret = await create_source(
+            conn, f"bench-e2e-{tag}", "standard", is_sandbox=True, rate_per_second=1e6,
+            rate_burst=1_000_000, account_rate_per_second=1e6, account_rate_burst=1_000_000)
+        rows = await (await conn.execute(CREATE_USERS, {"tag": tag, "n": users,
+                                                        "source_id": source.source_id})).fetchall()
+    return source.name, secret, [(int(r["user_id"]), str(r["account"])) for r in rows]
+
+
+class Watcher:
+    """Polls the cache; `seen[user]` lists (last_sample_at, perf_counter when first seen)."""
+
+    def __init__(self, conn: Conn, user_ids: list[int], interval: float) -> None:
+        self.conn, self.user_ids, self.interval = conn, user_ids, interval
+        self.seen: dict[int, list[tuple[datetime, float]]] = defaultdict(list)
+        self.stop = False
+
+    async def run(self) -> None:
+        since = datetime(1970, 1, 1, tzinfo=UTC)
+        while not self.stop:
+            rows = await (await self.conn.execute(WATCH, (since - timedelta(seconds=2),
+                                                          self.user_ids))).fetchall()
+            now = time.perf_counter()
+            for r in rows:
+                marks = self.seen[r["user_id"]]
+                if r["last_sample_at"] and (not marks or r["last_sample_at"] > marks[-1][0]):
+                    marks.append((r["last_sample_at"], now))
+                since = max(since, r["updated_at"])
+            await asyncio.sleep(self.interval)
+
+    def reflected_at(self, user_id: int, measured_at: datetime) -> float | None:
+        return next((t for at, t in self.seen.get(user_id, []) if at >= measured_at), None)
+
+
+async def _status(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")[1:]
+                   if line.lower().startswith(b"content-length:")), 0)
+    if length:
+        await reader.readexactly(length)
+    return int(head[9:12])
+
+
+async def send_paced(url: str, requests: list[bytes], rate: float, connections: int
+                     ) -> tuple[list[float | None], dict[int, int], float]:
+    """Open loop: request i leaves at start + i / rate (or as soon as a connection frees
+    up). Returns each request's ack time (None unless 202), statuses, the achieved rate."""
+    parts = urlsplit(url)
+    acks: list[float | None] = [None] * len(requests)
+    statuses: dict[int, int] = defaultdict(int)
+    queue = iter(range(len(requests)))
+    start = time.perf_counter() + 0.2
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+        try:
+            for i in queue:
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+                writer.write(requests[i])
+                status = await _status(reader)
+                statuses[status] += 1
+                if status == 202:
+                    acks[i] = time.perf_counter()
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    return acks, dict(statuses), len(requests) / max(time.perf_counter() - start, 1e-9)
+
+
+async def one_run(base: str, db_url: str, rate: float, duration: float, users: int,
+                  connections: int, watch_ms: float, settle: float) -> dict[str, Any]:
+    conn = await connect(db_url)
+    try:
+        source, secret, accounts = await prepare(conn, users)
+        user_ids = [u for u, _ in accounts]
+        n = int(rate * duration)
+        base_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=12)
+        url = f"{base}/webhooks/{source}"
+        plan: list[tuple[int, datetime]] = []
+        requests = []
+        ts = int(time.time())
+        for i in range(n):
+            user_id, account = accounts[i % users]
+            at = base_at + timedelta(milliseconds=i)
+            body = json.dumps({"type": "samples", "user": account, "samples": [
+                {"metric": "weight", "value": 70 + (i % 50) / 100, "unit": "kg",
+                 "measured_at": at.isoformat(), "device": {"type": "scale"}}]}).encode()
+            requests.append(build_request(url, "POST", body, signed_headers(
+                "standard", secret, body, f"e2e-{source}-{i}", ts)))
+            plan.append((user_id, at))
+        watch_conn = await connect(db_url)
+        watcher = Watcher(watch_conn, user_ids, watch_ms / 1000)
+        watching = asyncio.create_task(watcher.run())
+        try:
+            acks, statuses, achieved = await send_paced(url, requests, rate, connections)
+            for _ in range(int(settle / 0.2)):  # the tail: until every ack is reflected
+                if all(a is None or watcher.reflected_at(u, at) is not None
+                       for a, (u, at) in zip(acks, plan, strict=True)):
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            watcher.stop = True
+            await watching
+            await watch_conn.close()
+        lat = [max(0.0, (seen - ack) * 1000) for ack, (u, at) in zip(acks, plan, strict=True)
+               if ack is not None and (seen := watcher.reflected_at(u, at)) is not None]
+        accepted = sum(a is not None for a in acks)
+        async with conn.transaction():
+            await conn.execute(DROP, (user_ids,))
+        return {"sent": n, "achieved_rate": round(achieved, 1), "accepted": accepted,
+                "statuses": {str(k): v for k, v in sorted(statuses.items())},
+                "reflected": len(lat), "not_reflected": accepted - len(lat),
+                "p50_ms": percentile(lat, 50), "p95_ms": percentile(lat, 95),
+                "p99_ms": percentile(lat, 99), "max_ms": round(max(lat), 1) if lat else None}
+    finally:
+        await conn.close()
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if r[key] is not None]
+    return round(statistics.median(values), 1) if values else None
+
+
+def register(bench_app: typer.Typer) -> None:
+    @bench_app.command("e2e")
+    def bench_e2e(
+        rate: Annotated[float, typer.Option(help="Deliveries per second.", min=1)] = 500,
+        duration: Annotated[float, typer.Option(help="Seconds of load per run.", min=1)] = 20,
+        runs: Annotated[int, typer.Option(help="Runs; medians are reported.", min=1)] = 1,
+        users: Annotated[int, typer.Option(help="Bench users the deliveries spread over.",
+                                           min=1)] = 1000,
+        connections: Annotated[int, typer.Option(help="Open connections.", min=1)] = 64,
+        watch_ms: Annotated[float, typer.Option(help="Cache poll interval.", min=1)] = 20,
+        settle: Annotated[float, typer.Option(help="Seconds to wait for the tail.")] = 30,
+        url: Annotated[str | None, typer.Option(
+            help="A running server (its database is DATABASE_URL); default: start "
+                 "`vitaltrust serve` on a throw-away database.")] = None,
+    ) -> None:
+        """Time from 202 to the confidence cache reflecting the sample; JSON."""
+        from vitaltrust.bench._serve import throwaway_serve
+        from vitaltrust.config import get_settings
+        from vitaltrust.db import resolve_database_url
+
+        def go(base: str, db_url: str) -> None:
+            results = [asyncio.run(one_run(base.rstrip("/"), db_url, rate, duration, users,
+                                           connections, watch_ms, settle)) for _ in range(runs)]
+            median = {k: _median(results, k) for k in
+                      ("achieved_rate", "p50_ms", "p95_ms", "p99_ms", "max_ms", "not_reflected")}
+            typer.echo(json.dumps({"scenario": "e2e", "rate": rate, "duration_s": duration,
+                                   "users": users, "watch_ms": watch_ms, "runs": results,
+                                   "median": median}, indent=2))
+
+        if url is not None:
+            go(url, resolve_database_url(get_settings()))
+        else:
+            with throwaway_serve() as (base, db_url):
+                go(base, db_url)
