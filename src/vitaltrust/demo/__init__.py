@@ -1,0 +1,1 @@
+"""Demo mode: `vitaltrust serve --demo` seeds a demo organisation and keeps it alive."""

@@ -1,0 +1,80 @@
+"""`vitaltrust serve --demo`: seed the demo organisation, then serve with the simulator.
+
+The API, worker and scheduler are the ordinary `serve`; the simulator is a background task
+on the same event loop that starts once the server listens and talks to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import typer
+
+from vitaltrust import __version__
+from vitaltrust.config import Settings
+from vitaltrust.db import connect, create_pool, resolve_database_url
+from vitaltrust.demo.routes import router
+from vitaltrust.demo.seed import DemoWorld, seed
+from vitaltrust.demo.simulator import DemoSimulator
+from vitaltrust.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+
+async def prepare(url: str, *, force: bool) -> DemoWorld:
+    conn = await connect(url)
+    try:
+        await migrate(conn)
+        async with conn.transaction():
+            return await seed(conn, force=force)
+    finally:
+        await conn.close()
+
+
+def serve_demo(s: Settings, host: str, port: int, *, force: bool, rate: float | None) -> None:
+    import uvicorn
+
+    from vitaltrust.app import create_app
+
+    url = resolve_database_url(s)
+    world = asyncio.run(prepare(url, force=force))
+    for line in world.credentials.lines():
+        typer.echo(line)
+    application = create_app(s, database_url=url, run_worker=True)
+    application.include_router(router)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    config = uvicorn.Config(application, host=host, port=port, log_config=None,
+                            access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    per_second = rate if rate is not None else s.demo_rate
+
+    async def main() -> None:
+        pool = create_pool(url, s.model_copy(update={"pool_min_size": 1, "pool_max_size": 3}),
+                           name="vitaltrust-demo")
+        await pool.open(wait=True, timeout=30)
+        simulator = DemoSimulator(world, pool, rate=per_second)
+        application.state.demo = simulator
+
+        def base() -> str:
+            bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
+            return f"http://{shown}:{bound}"
+
+        task = asyncio.create_task(simulator.run(lambda: server.started, base, lambda: server.should_exit))
+        task.add_done_callback(_report)
+        try:
+            await server.serve()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await pool.close()
+
+    typer.echo(f"vitaltrust {__version__} demo listening on http://{shown}:{port}  "
+               f"(dashboard: http://{shown}:{port}/admin; simulator: {per_second:g} "
+               "deliveries/s; Ctrl-C to stop)")
+    asyncio.run(main())
+
+
+def _report(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("demo simulator stopped", exc_info=task.exception())
