@@ -62,7 +62,9 @@ class Worker:
         self.jobs_completed = 0
         self.jobs_failed = 0
         self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
+        # One token wakes one idle slot; a slot that claims a full batch passes a token on,
+        # so slots join in as long as there is work, and a NOTIFY does not wake them all.
+        self._baton: asyncio.Queue[None] = asyncio.Queue()
         self._to_release: set[int] = set()
         self._slots: list[asyncio.Task[None]] = []
         self._services: list[asyncio.Task[None]] = []
@@ -85,7 +87,8 @@ class Worker:
         """Stop claiming; let running batches finish within the shutdown timeout, then
         cancel them and hand their jobs back; leave the registry and the leadership."""
         self._stopping.set()
-        self._wake.set()
+        for _ in self._slots:
+            self._baton.put_nowait(None)
         if self._slots:
             _, late = await asyncio.wait(self._slots, timeout=self.settings.shutdown_timeout_seconds)
             for task in late:
@@ -124,9 +127,13 @@ class Worker:
                 await self._pause(self.settings.poll_interval_seconds, wakeable=True)
 
     async def _pause(self, seconds: float, *, wakeable: bool = False) -> None:
-        waiter = self._wake if wakeable else self._stopping
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter.wait(), seconds)
+            await asyncio.wait_for(self._baton.get() if wakeable else self._stopping.wait(),
+                                   seconds)
+
+    def _wake_one(self) -> None:
+        if self._baton.empty():
+            self._baton.put_nowait(None)
 
     async def _one_batch(self) -> int:
         async with self.pool.connection() as conn:
@@ -134,11 +141,12 @@ class Worker:
                 ids = list(self._to_release)
                 await release(conn, self.worker_id, ids)
                 self._to_release.difference_update(ids)
-            self._wake.clear()
             batch = await claim(conn, self.worker_id, self.settings.worker_batch_size,
                                 self.settings.job_lease_seconds)
             if not batch:
                 return 0
+            if len(batch) == self.settings.worker_batch_size:
+                self._wake_one()  # probably more: let another slot claim too
             t0 = time.perf_counter()
             try:
                 result = await self.runner.run(conn, batch, self._stopping)
@@ -162,9 +170,9 @@ class Worker:
                 conn = await connect(self.url)
                 await conn.execute(sql.LISTEN)
                 backoff.reset()
-                self._wake.set()  # jobs may have arrived while we were not listening
+                self._wake_one()  # jobs may have arrived while we were not listening
                 async for _ in conn.notifies():
-                    self._wake.set()
+                    self._wake_one()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -198,7 +206,12 @@ class Worker:
             })
 
     async def _schedule(self) -> None:
-        await self.scheduler.tick()
+        was_leader = self.scheduler.is_leader
+        try:
+            await self.scheduler.tick()
+        finally:
+            if self.scheduler.is_leader != was_leader:
+                await self._heartbeat()  # show the new role in `workers` right away
 
 
 async def start_worker(url: str, pool: AsyncConnectionPool[Conn], settings: Settings,
