@@ -119,9 +119,22 @@ def _serve(s: Settings, host: str, port: int, *, with_worker: bool) -> None:
 @app.command()
 @friendly_errors
 def serve(host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
-          port: Annotated[int | None, typer.Option(help="Port to bind.")] = None) -> None:
+          port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+          demo: Annotated[bool, typer.Option(
+              "--demo", help="Seed a demo organisation and simulate live traffic.")] = False,
+          force: Annotated[bool, typer.Option(
+              "--force", help="--demo even if the database holds non-demo users.")] = False,
+          demo_rate: Annotated[float | None, typer.Option(
+              help="--demo: live deliveries per second (VITALTRUST_DEMO_RATE).", min=0.01)] = None,
+          ) -> None:
     """Run the API, a worker and the scheduler in one process until Ctrl-C."""
     s = settings(long_running=True)
+    if demo:  # demo mode lives in vitaltrust/demo (docs/demo.md)
+        from vitaltrust.demo.serve import serve_demo
+
+        serve_demo(s, host or s.host, port if port is not None else s.port, force=force,
+                   rate=demo_rate)
+        return
     _serve(s, host or s.host, port if port is not None else s.port, with_worker=True)
 
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
 
+    # --- demo (`serve --demo`) ------------------------------------------------------
+    demo_rate: float = Field(default=2.0, gt=0, le=1000)  # live deliveries per second
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
