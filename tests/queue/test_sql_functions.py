@@ -116,3 +116,15 @@ async def test_cli_retry_failed(conn: Conn, db_url: str) -> None:
         "SELECT count(*) AS n FROM background_jobs WHERE status = 'pending' AND attempts = 0"
     )).fetchone()
     assert pending == {"n": 3}
+
+
+async def test_on_job_failure_logs_once_per_failure(conn: Conn) -> None:
+    job = await enqueue(conn, "noop", {"webhook_event_id": 42, "blob": {"deep": [1, 2]}})
+    failed = "UPDATE background_jobs SET status = 'failed', attempts = 5, last_error = 'x' WHERE id = %s"
+    await conn.execute(failed, (job,))
+    await conn.execute(failed, (job,))  # failed again without leaving 'failed': no new row
+    rows = await (await conn.execute(
+        "SELECT webhook_event_id, payload_summary FROM edge_function_logs WHERE job_id = %s",
+        (job,))).fetchall()
+    assert rows == [{"webhook_event_id": 42,
+                     "payload_summary": {"webhook_event_id": 42, "blob": "object"}}]
