@@ -173,8 +173,10 @@ async def rate_limiting(ctx: Context) -> str:
         raise CheckFailed(f"429 without a valid Retry-After: {sorted(set(retry))}")
     if not 1 <= accepted <= budget:
         raise CheckFailed(f"{accepted} accepted, budget {budget}")
+    waits = sorted({int(v) for v in retry})
+    shown = f"{waits[0]}" if len(waits) == 1 else f"{waits[0]}-{waits[-1]}"
     return (f"{accepted} accepted (budget {budget}), {len(refused)} refused with 429, "
-            f"Retry-After {min(map(int, retry))}-{max(map(int, retry))} s")
+            f"Retry-After {shown} s")
 
 
 async def idempotency(ctx: Context) -> str:
