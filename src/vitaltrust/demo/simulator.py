@@ -161,31 +161,47 @@ class DemoSimulator:
                 await asyncio.gather(*background, return_exceptions=True)
 
     async def send_history(self, now: datetime) -> list[int]:
-        batches: list[Delivery] = []
+        """30 days per client, 10 days per delivery. The outage client's go first (their
+        jobs start failing at once); then one source at a time, each processed before the
+        next: a processed delivery adds to its source's webhook_stats_minute row inside the
+        job's batch transaction, and batches or statistics flushes that touch several
+        sources in different orders deadlock there (reported; not the demo's to change)."""
+        by_source: dict[str, list[Delivery]] = defaultdict(list)
+        first: list[Delivery] = []
         for c in self.world.people:
             chunks: dict[int, list[Reading]] = defaultdict(list)
             for r in history(c, now):
                 chunks[(now - r.at).days // HISTORY_CHUNK_DAYS].append(r)
             for key in sorted(chunks, reverse=True):  # oldest first, as a backfill would
-                batches += deliveries(c, chunks[key])
-        # One source after another: each processed delivery adds to its source's row of
-        # webhook_stats_minute inside the job's batch transaction, and batches that touch
-        # several sources in different orders deadlock there (reported; not ours to change).
-        order = list(SOURCES)
-        batches.sort(key=lambda d: order.index(d.source))  # stable: time order kept
-        self.counters.history_deliveries = len(batches)
+                for d in deliveries(c, chunks[key]):
+                    (first if c is self.outage_client else by_source[d.source]).append(d)
+        self.counters.history_deliveries = len(first) + sum(map(len, by_source.values()))
+        self.outage_events += await self._send_all(first)
+        ids: list[int] = []
+        for source in SOURCES:
+            sent = await self._send_all(by_source[source])
+            await self._wait_processed(sent)
+            ids += sent
+        return ids
+
+    async def _send_all(self, batch: list[Delivery]) -> list[int]:
         gate = asyncio.Semaphore(HISTORY_CONCURRENCY)
-        outage_accounts = set(self.outage_client.accounts.values())
 
         async def one(d: Delivery) -> int | None:
             async with gate:
-                event = await self.send(d)
-            if event is not None and d.account in outage_accounts:
-                self.outage_events.append(event)
-            return event
+                return await self.send(d)
 
-        ids = await asyncio.gather(*(one(d) for d in batches))
-        return [i for i in ids if i is not None]
+        return [i for i in await asyncio.gather(*(one(d) for d in batch)) if i is not None]
+
+    async def _wait_processed(self, events: list[int], limit: float = 60) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and not self.stopping():
+            async with self.pool.connection() as conn:
+                row = await (await conn.execute(UNPROCESSED, (events,))).fetchone()
+            if row is None or row["n"] == 0:
+                return
+            await asyncio.sleep(0.3)
+        log.warning("demo: history deliveries still unprocessed after %g s", limit)
 
     async def start_outage(self, now: datetime) -> None:
         """The outage client's storage fails until every job it caused has given up."""
@@ -216,13 +232,7 @@ class DemoSimulator:
 
     async def build_trend(self, history_ids: list[int], now: datetime) -> None:
         """Once the history is processed, write the trend of the 30 days before today."""
-        waiting = [i for i in history_ids if i not in set(self.outage_events)]
-        while True:
-            async with self.pool.connection() as conn:
-                row = await (await conn.execute(UNPROCESSED, (waiting,))).fetchone()
-            if row is None or row["n"] == 0:
-                break
-            await asyncio.sleep(1)
+        await self._wait_processed(history_ids)
         try:
             self.counters.trend_days = await trends.backfill(self.pool, days=HISTORY_DAYS,
                                                              now=now)
