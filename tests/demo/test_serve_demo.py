@@ -146,6 +146,16 @@ def test_serve_demo_is_alive_within_a_minute(demo: Demo, artifacts_dir: Path) ->
         return sim if sim["outage"].startswith("ended") else None
 
     wait_for("the demo outage to end", outage_over, 75, demo)
+    # 30 days of trend, computed as of each past day (system-wide and for a trainer)
+    def trend(who: httpx.Client) -> list[dict[str, Any]] | None:
+        rows: list[dict[str, Any]] = who.get("/api/admin/quality-trends",
+                                             params={"metric": "weight"}).json()["rows"]
+        return rows if len({r["date"] for r in rows}) >= 30 else None
+
+    rows = wait_for("the 30-day trend", lambda: trend(admin), 20, demo)
+    assert len({r["avg_confidence"] for r in rows}) > 5, rows  # a trend, not a flat line
+    assert trend(trainer) is not None
+
     failed = admin.get("/api/admin/monitoring").json()["job_queue"]["failed"]
     assert failed > 0
     page_shot(demo, creds, artifacts_dir)  # with the failed jobs in "Recent activity"
