@@ -36,24 +36,23 @@ SELECT count(pg_advisory_xact_lock(p.user_id::int, hashtext(p.metric)))
 FROM (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS t(user_id, metric)
       ORDER BY 1, 2) p
 """
+# Each pair's samples with its priority override (repeated on each row; NULL when none).
 SELECT_WINDOWS = """
 SELECT s.user_id, s.metric, s.value, s.measured_at, s.local_date, s.source_id, s.device_type,
-       s.received_at, s.flags, w.name AS source_name
+       s.received_at, s.flags, w.name AS source_name, pr.priority
 FROM unnest(%(users)s::bigint[], %(metrics)s::text[]) AS p(user_id, metric)
 JOIN metric_samples s ON s.user_id = p.user_id AND s.metric = p.metric
 JOIN webhook_sources w ON w.source_id = s.source_id
+LEFT JOIN user_source_priorities pr ON pr.user_id = p.user_id AND pr.metric = p.metric
 WHERE s.measured_at >= %(since)s AND s.measured_at <= %(until)s
 """
-SELECT_PRIORITIES = """
-SELECT u.user_id, u.metric, u.priority
-FROM unnest(%s::bigint[], %s::text[]) AS p(user_id, metric)
-JOIN user_source_priorities u ON u.user_id = p.user_id AND u.metric = p.metric
-"""
-# Cache upsert and history append in one statement; the rows come as one JSON document
-# (far cheaper to send than arrays of JSON texts).
-WRITE_SCORES = """
-WITH t AS (
-    SELECT t.* FROM jsonb_to_recordset(%s::jsonb) AS t(
+# Every write of a batch in one statement (one round trip): cache upsert, history append,
+# conflicts of the recalculated range (stale ones removed, changed ones updated), and
+# the model's flags on the samples. The rows come as JSON documents, far cheaper to send
+# than arrays of JSON texts.
+WRITE_ALL = """
+WITH scores AS (
+    SELECT t.* FROM jsonb_to_recordset(%(scores)s::jsonb) AS t(
         user_id bigint, metric text, score numeric, level text, explanation jsonb,
         sample_count int, last_sample_at timestamptz, latest_value float8,
         computed_at timestamptz, next_refresh_at timestamptz, data_version bigint,
@@ -67,7 +66,7 @@ WITH t AS (
     SELECT user_id, metric, score, level, explanation -> 'components', explanation,
            sample_count, last_sample_at, latest_value, computed_at, next_refresh_at,
            data_version, model_version, daily_series, now()
-    FROM t
+    FROM scores
     ON CONFLICT (user_id, metric) DO UPDATE SET
         score = EXCLUDED.score, level = EXCLUDED.level, components = EXCLUDED.components,
         explanation = EXCLUDED.explanation, sample_count = EXCLUDED.sample_count,
@@ -75,48 +74,52 @@ WITH t AS (
         computed_at = EXCLUDED.computed_at, next_refresh_at = EXCLUDED.next_refresh_at,
         data_version = EXCLUDED.data_version, model_version = EXCLUDED.model_version,
         daily_series = EXCLUDED.daily_series, updated_at = now()
+    RETURNING 1
+), history AS (
+    INSERT INTO metric_confidence_history
+        (user_id, metric, computed_at, score, level, sample_count, model_version)
+    SELECT user_id, metric, computed_at, score, level, sample_count, model_version FROM scores
+    ON CONFLICT (user_id, metric, computed_at) DO NOTHING
+    RETURNING 1
+), found AS (
+    SELECT f.* FROM jsonb_to_recordset(%(conflicts)s::jsonb) AS f(
+        user_id bigint, metric text, loser_source_id int, loser_measured_at timestamptz,
+        loser_value float8, loser_device_type text, winner_source_id int,
+        winner_measured_at timestamptz, winner_value float8, winner_device_type text,
+        difference float8, agrees boolean)
+), stale AS (
+    DELETE FROM metric_conflicts m USING scores p
+    WHERE m.user_id = p.user_id AND m.metric = p.metric AND m.loser_measured_at >= %(since)s
+      AND NOT EXISTS (SELECT 1 FROM found f
+                      WHERE f.user_id = m.user_id AND f.metric = m.metric
+                        AND f.loser_source_id = m.loser_source_id
+                        AND f.loser_measured_at = m.loser_measured_at)
+    RETURNING 1
+), kept AS (
+    INSERT INTO metric_conflicts AS m
+        (user_id, metric, loser_source_id, loser_measured_at, loser_value, loser_device_type,
+         winner_source_id, winner_measured_at, winner_value, winner_device_type, difference,
+         agrees)
+    SELECT * FROM found
+    ON CONFLICT (user_id, metric, loser_source_id, loser_measured_at) DO UPDATE SET
+        loser_value = EXCLUDED.loser_value, loser_device_type = EXCLUDED.loser_device_type,
+        winner_source_id = EXCLUDED.winner_source_id,
+        winner_measured_at = EXCLUDED.winner_measured_at, winner_value = EXCLUDED.winner_value,
+        winner_device_type = EXCLUDED.winner_device_type, difference = EXCLUDED.difference,
+        agrees = EXCLUDED.agrees
+    WHERE (m.loser_value, m.winner_source_id, m.winner_measured_at, m.winner_value, m.agrees)
+          IS DISTINCT FROM (EXCLUDED.loser_value, EXCLUDED.winner_source_id,
+                            EXCLUDED.winner_measured_at, EXCLUDED.winner_value, EXCLUDED.agrees)
+    RETURNING 1
+), flagged AS (
+    UPDATE metric_samples m SET flags = f.flags
+    FROM jsonb_to_recordset(%(flags)s::jsonb) AS f(
+        user_id bigint, metric text, source_id int, measured_at timestamptz, flags text[])
+    WHERE m.user_id = f.user_id AND m.metric = f.metric AND m.source_id = f.source_id
+      AND m.measured_at = f.measured_at AND m.flags IS DISTINCT FROM f.flags
+    RETURNING 1
 )
-INSERT INTO metric_confidence_history
-    (user_id, metric, computed_at, score, level, sample_count, model_version)
-SELECT user_id, metric, computed_at, score, level, sample_count, model_version FROM t
-ON CONFLICT (user_id, metric, computed_at) DO NOTHING
-"""
-# Conflicts of the recalculated range that the model no longer reports.
-DELETE_STALE_CONFLICTS = """
-DELETE FROM metric_conflicts m
-USING unnest(%(users)s::bigint[], %(metrics)s::text[]) AS p(user_id, metric)
-WHERE m.user_id = p.user_id AND m.metric = p.metric AND m.loser_measured_at >= %(since)s
-  AND NOT EXISTS (
-      SELECT 1 FROM unnest(%(c_users)s::bigint[], %(c_metrics)s::text[], %(c_sources)s::int[],
-                           %(c_times)s::timestamptz[]) AS k(user_id, metric, source_id, at)
-      WHERE k.user_id = m.user_id AND k.metric = m.metric
-        AND k.source_id = m.loser_source_id AND k.at = m.loser_measured_at)
-"""
-UPSERT_CONFLICTS = """
-INSERT INTO metric_conflicts AS m
-    (user_id, metric, loser_source_id, loser_measured_at, loser_value, loser_device_type,
-     winner_source_id, winner_measured_at, winner_value, winner_device_type, difference, agrees)
-SELECT t.* FROM jsonb_to_recordset(%s::jsonb) AS t(
-    user_id bigint, metric text, loser_source_id int, loser_measured_at timestamptz,
-    loser_value float8, loser_device_type text, winner_source_id int,
-    winner_measured_at timestamptz, winner_value float8, winner_device_type text,
-    difference float8, agrees boolean)
-ON CONFLICT (user_id, metric, loser_source_id, loser_measured_at) DO UPDATE SET
-    loser_value = EXCLUDED.loser_value, loser_device_type = EXCLUDED.loser_device_type,
-    winner_source_id = EXCLUDED.winner_source_id,
-    winner_measured_at = EXCLUDED.winner_measured_at, winner_value = EXCLUDED.winner_value,
-    winner_device_type = EXCLUDED.winner_device_type, difference = EXCLUDED.difference,
-    agrees = EXCLUDED.agrees
-WHERE (m.loser_value, m.winner_source_id, m.winner_measured_at, m.winner_value, m.agrees)
-      IS DISTINCT FROM (EXCLUDED.loser_value, EXCLUDED.winner_source_id,
-                        EXCLUDED.winner_measured_at, EXCLUDED.winner_value, EXCLUDED.agrees)
-"""
-UPDATE_FLAGS = """
-UPDATE metric_samples m SET flags = t.flags::text[]
-FROM unnest(%s::bigint[], %s::text[], %s::int[], %s::timestamptz[], %s::text[])
-     AS t(user_id, metric, source_id, measured_at, flags)
-WHERE m.user_id = t.user_id AND m.metric = t.metric AND m.source_id = t.source_id
-  AND m.measured_at = t.measured_at AND m.flags IS DISTINCT FROM t.flags::text[]
+SELECT (SELECT count(*) FROM cached) AS cached
 """
 
 
@@ -148,26 +151,25 @@ def _columns(pairs: Sequence[Pair]) -> tuple[list[int], list[str]]:
 
 async def load_inputs(conn: Conn, pairs: Sequence[Pair], now: datetime, *, lock: bool = True
                       ) -> tuple[dict[Pair, Window], dict[Pair, list[str]]]:
-    """Every pair's window and priority override, in one round trip (a pipeline). With
-    `lock`, first wait for any other transaction recalculating the same pairs: the
-    statements run in order, so the window is read after the lock is held."""
+    """Every pair's window and priority override. With `lock`, first wait for any other
+    transaction recalculating the same pairs, so the window is read after it committed."""
     users, metrics = _columns(pairs)
     start = window_start(now)
-    async with conn.pipeline():
-        if lock:
-            await conn.execute(LOCK_PAIRS, (users, metrics))
-        priorities = await conn.execute(SELECT_PRIORITIES, (users, metrics))
-        window = conn.cursor(row_factory=tuple_row)
-        await window.execute(SELECT_WINDOWS, {"users": users, "metrics": metrics,
-                                              "since": start - LOOKBACK, "until": now + AHEAD})
-        priority_rows = await priorities.fetchall()
-        rows = await window.fetchall()
-    overrides = {(r["user_id"], r["metric"]): list(r["priority"]) for r in priority_rows}
+    if lock:
+        await conn.execute(LOCK_PAIRS, (users, metrics))
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(SELECT_WINDOWS, {"users": users, "metrics": metrics,
+                                           "since": start - LOOKBACK, "until": now + AHEAD})
+        rows = await cur.fetchall()
+    overrides: dict[Pair, list[str]] = {}
     grouped: dict[Pair, list[Sample]] = defaultdict(list)
     flags: dict[Pair, dict[tuple[int, datetime], frozenset[str]]] = defaultdict(dict)
     newest: dict[Pair, datetime] = {}
-    for user_id, metric, value, at, local, source_id, device, received, stored_list, name in rows:
+    for (user_id, metric, value, at, local, source_id, device, received, stored_list, name,
+         priority) in rows:
         key = (user_id, metric)
+        if priority is not None:
+            overrides[key] = priority
         stored = frozenset(stored_list) if stored_list else NO_FLAGS
         judged = start < at <= now
         grouped[key].append(Sample(
@@ -200,15 +202,8 @@ async def write_results(conn: Conn, results: Sequence[Scored], now: datetime) ->
          "data_version": r.data_version, "model_version": c.model_version,
          "daily_series": r.daily_series}
         for r in results for c in (r.confidence,)]
-    async with conn.pipeline():  # one round trip for every write
-        await conn.execute(WRITE_SCORES, (json.dumps(rows),))
-        await _write_conflicts(conn, results, now)
-        await _write_flags(conn, results)
-
-
-async def _write_conflicts(conn: Conn, results: Sequence[Scored], now: datetime) -> None:
     since = window_start(now) - LOOKBACK
-    rows = [
+    conflicts = [
         {"user_id": r.user_id, "metric": r.metric,
          "loser_source_id": c.loser.source_id, "loser_measured_at": c.loser.measured_at.isoformat(),
          "loser_value": c.loser.value, "loser_device_type": c.loser.device_type,
@@ -217,25 +212,18 @@ async def _write_conflicts(conn: Conn, results: Sequence[Scored], now: datetime)
          "winner_value": c.winner.value, "winner_device_type": c.winner.device_type,
          "difference": c.difference, "agrees": c.agrees}
         for r in results for c in r.confidence.conflicts if c.loser.measured_at >= since]
-    await conn.execute(DELETE_STALE_CONFLICTS, {
-        "users": [r.user_id for r in results], "metrics": [r.metric for r in results],
-        "since": since,
-        "c_users": [x["user_id"] for x in rows], "c_metrics": [x["metric"] for x in rows],
-        "c_sources": [x["loser_source_id"] for x in rows],
-        "c_times": [x["loser_measured_at"] for x in rows]})
-    if rows:
-        await conn.execute(UPSERT_CONFLICTS, (json.dumps(rows),))
+    await conn.execute(WRITE_ALL, {"scores": json.dumps(rows), "conflicts": json.dumps(conflicts),
+                                   "since": since, "flags": json.dumps(_changed_flags(results))})
 
 
-async def _write_flags(conn: Conn, results: Sequence[Scored]) -> None:
+def _changed_flags(results: Sequence[Scored]) -> list[dict[str, object]]:
     """Each judged sample (in the window) gets the flags the model gave it this run."""
-    changed: list[tuple[int, str, int, datetime, str]] = []
+    changed: list[dict[str, object]] = []
     for r in results:
         flagged = r.confidence.flagged
         for (source_id, at), stored in r.stored_flags.items():
-            new = flagged.get((source_id, at), frozenset())
+            new = flagged.get((source_id, at), NO_FLAGS)
             if new != stored:
-                changed.append((r.user_id, r.metric, source_id, at,
-                                "{" + ",".join(sorted(new)) + "}"))
-    if changed:
-        await conn.execute(UPDATE_FLAGS, tuple(list(col) for col in zip(*changed, strict=True)))
+                changed.append({"user_id": r.user_id, "metric": r.metric, "source_id": source_id,
+                                "measured_at": at.isoformat(), "flags": sorted(new)})
+    return changed
