@@ -3,6 +3,10 @@ worker that lost its lease (rescued by the scheduler) can never complete or fail
 
 from __future__ import annotations
 
+# The claim commits without waiting for its WAL flush (synchronous_commit off for this
+# transaction only). Safe: the batch's completion commits synchronously later and flushes
+# the claim with it; if PostgreSQL crashes before that, the claim and the batch's effects
+# are lost together and the job is simply pending again.
 CLAIM = """
 WITH c AS (
     SELECT id FROM background_jobs
@@ -16,7 +20,8 @@ SET status = 'processing', locked_by = %(worker)s, started_at = now(),
     locked_until = now() + %(lease)s * interval '1 second'
 FROM c WHERE b.id = c.id
 RETURNING b.id, b.job_type, b.payload, b.priority, b.attempts, b.max_attempts, b.created_at,
-          b.run_at, b.started_at, b.is_sandbox
+          b.run_at, b.started_at, b.is_sandbox,
+          set_config('synchronous_commit', 'off', true) AS async_commit
 """
 
 # locked_by is kept on completed/failed rows: it tells which worker ran the job last.
