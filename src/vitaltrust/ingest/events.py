@@ -1,6 +1,6 @@
 """Durable, idempotent storage of accepted deliveries, grouped into shared commits.
 
-Concurrent deliveries are collected for about a millisecond and sent to PostgreSQL in
+Concurrent deliveries are collected for about 2 ms and sent to PostgreSQL in
 ONE round trip holding two pipelined transactions:
 1. the rate-limit decision for the whole batch (ingest_rate_limit_admit: UNLOGGED state,
    its own quick commit, no bucket lock held any longer);
@@ -90,8 +90,8 @@ class Stored:
 
 
 class EventWriter:
-    def __init__(self, pool: AsyncConnectionPool[Conn], *, max_wait: float = 0.001,
-                 max_items: int = 64, max_in_flight: int = 3) -> None:
+    def __init__(self, pool: AsyncConnectionPool[Conn], *, max_wait: float = 0.002,
+                 max_items: int = 64, max_in_flight: int = 2) -> None:
         self._pool = pool
         self.batcher: MicroBatcher[Delivery, Stored] = MicroBatcher(
             self._write, max_wait=max_wait, max_items=max_items, max_in_flight=max_in_flight)
