@@ -174,7 +174,7 @@ def register(bench_app: typer.Typer) -> None:
         kind: Annotated[str, typer.Option(help="standard, junction, terra or garmin.")] = "standard",
         requests: Annotated[int, typer.Option(help="Deliveries per run.", min=1)] = 6000,
         concurrency: Annotated[int, typer.Option(help="Open connections.", min=1)] = 32,
-        processes: Annotated[int, typer.Option(help="Load-generator processes.", min=1)] = 2,
+        processes: Annotated[int, typer.Option(help="Load-generator processes.", min=1)] = 1,
         runs: Annotated[int, typer.Option(help="Runs; medians are reported.", min=1)] = 3,
         accounts: Annotated[int, typer.Option(help="Distinct provider accounts.", min=1)] = 1000,
         self_host: Annotated[bool, typer.Option(
