@@ -19,8 +19,9 @@ from vitaltrust.bench.ingest import _wait
 
 
 @contextmanager
-def throwaway_serve(*extra_env: tuple[str, str]) -> Iterator[tuple[str, str]]:
-    """Yields (base URL, database URL); drops the database afterwards."""
+def throwaway_serve(workers: int = 0) -> Iterator[tuple[str, str]]:
+    """Yields (base URL, database URL); drops the database afterwards. `workers` > 0:
+    `vitaltrust api` and that many `vitaltrust worker` processes instead of `serve`."""
     from socket import socket
 
     from vitaltrust.db import connect, embedded_url
@@ -46,18 +47,23 @@ def throwaway_serve(*extra_env: tuple[str, str]) -> Iterator[tuple[str, str]]:
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
     env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING",
-               VITALTRUST_DATA_DIR=str(tmp / "data"), **dict(extra_env))
-    proc = subprocess.Popen([sys.executable, "-m", "vitaltrust", "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               VITALTRUST_DATA_DIR=str(tmp / "data"))
+    commands = [["serve", "--port", str(port)]] if workers == 0 else \
+        [["api", "--port", str(port)]] + [["worker"]] * workers
+    procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *c], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for c in commands]
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(base + "/healthz", proc)
+        _wait(base + "/healthz", procs[0])
         yield base, url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         with psycopg.connect(admin_url, autocommit=True) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

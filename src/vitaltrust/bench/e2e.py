@@ -192,6 +192,9 @@ def register(bench_app: typer.Typer) -> None:
         connections: Annotated[int, typer.Option(help="Open connections.", min=1)] = 64,
         watch_ms: Annotated[float, typer.Option(help="Cache poll interval.", min=1)] = 20,
         settle: Annotated[float, typer.Option(help="Seconds to wait for the tail.")] = 30,
+        workers: Annotated[int, typer.Option(
+            help="Self-started: 0 runs `serve`; N runs `api` and N `worker` processes.",
+            min=0)] = 0,
         url: Annotated[str | None, typer.Option(
             help="A running server (its database is DATABASE_URL); default: start "
                  "`vitaltrust serve` on a throw-away database.")] = None,
@@ -207,11 +210,13 @@ def register(bench_app: typer.Typer) -> None:
             median = {k: _median(results, k) for k in
                       ("achieved_rate", "p50_ms", "p95_ms", "p99_ms", "max_ms", "not_reflected")}
             typer.echo(json.dumps({"scenario": "e2e", "rate": rate, "duration_s": duration,
-                                   "users": users, "watch_ms": watch_ms, "runs": results,
+                                   "users": users, "server": url or (
+                                       f"api + {workers} workers" if workers else "serve"),
+                                   "watch_ms": watch_ms, "runs": results,
                                    "median": median}, indent=2))
 
         if url is not None:
             go(url, resolve_database_url(get_settings()))
         else:
-            with throwaway_serve() as (base, db_url):
+            with throwaway_serve(workers) as (base, db_url):
                 go(base, db_url)
