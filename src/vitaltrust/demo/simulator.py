@@ -213,6 +213,10 @@ class DemoSimulator:
             event = await self.send(d)
             if event is not None:
                 self.outage_events.append(event)
+        # and from the first minute, what a real integration also sees now and then
+        for d in (self.malformed(), self.unlinked()):
+            self.counters.by_kind[d.note] += 1
+            await self.send(d)
 
     async def watch_outage(self) -> None:
         started = time.monotonic()
