@@ -159,6 +159,11 @@ class DemoSimulator:
                 for task in background:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
+                await self.end_outage()  # never leave a client's storage failing
+
+    async def end_outage(self) -> None:
+        async with self.pool.connection() as conn:
+            await conn.execute(END_FAULT, (self.world.user_ids[self.outage_client.email],))
 
     async def send_history(self, now: datetime) -> list[int]:
         """30 days per client, 10 days per delivery. The outage client's go first (their
@@ -220,19 +225,17 @@ class DemoSimulator:
 
     async def watch_outage(self) -> None:
         started = time.monotonic()
-        user_id = self.world.user_ids[self.outage_client.email]
         while True:
             await asyncio.sleep(2)
             async with self.pool.connection() as conn:
                 row = await (await conn.execute(JOBS_OF_EVENTS, (self.outage_events,))).fetchone()
-                done = row is not None and row["n"] > 0 and row["failed"] == row["n"]
-                if done or time.monotonic() - started > OUTAGE_MAX_SECONDS:
-                    await conn.execute(END_FAULT, (user_id,))
-                    self.counters.outage = (f"ended ({row['failed'] if row else 0} failed jobs "
-                                            "to retry)")
-                    log.info("demo: the storage outage ended; 'Retry failed jobs' will now "
-                             "succeed")
-                    return
+            failed = int(row["failed"]) if row else 0
+            if (row and row["n"] > 0 and failed == row["n"]) or (
+                    time.monotonic() - started > OUTAGE_MAX_SECONDS):
+                await self.end_outage()
+                self.counters.outage = f"ended ({failed} failed jobs to retry)"
+                log.info("demo: the storage outage ended; 'Retry failed jobs' will now succeed")
+                return
 
     async def build_trend(self, history_ids: list[int], now: datetime) -> None:
         """Once the history is processed, write the trend of the 30 days before today."""
