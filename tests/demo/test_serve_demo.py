@@ -171,8 +171,13 @@ def test_serve_demo_is_alive_within_a_minute(demo: Demo, artifacts_dir: Path) ->
     after = admin.get("/api/admin/demo").json()
     assert events == demo_events
     assert before["accepted"] <= events <= after["accepted"], (before, events, after)
-    assert after["history_deliveries"] > 300 and after["duplicates"] > 0
-    assert after["rate_limited"] > 0 and after["other"] == 0, after
+    assert after["history_deliveries"] > 300 and after["other"] == 0, after
+
+    def duplicate_and_429() -> bool:
+        sim = admin.get("/api/admin/demo").json()
+        return bool(sim["duplicates"] > 0 and sim["rate_limited"] > 0)
+
+    wait_for("a duplicate delivery and a 429", duplicate_and_429, 20, demo)
 
 
 def page_shot(demo: Demo, creds: dict[str, str], artifacts_dir: Path) -> None:

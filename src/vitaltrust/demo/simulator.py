@@ -257,7 +257,10 @@ class DemoSimulator:
         return self.rng.choice(active)
 
     async def live(self) -> None:
-        next_storm = time.monotonic() + 10
+        if self.recent:  # a provider that missed our 202 sends the same delivery again
+            self.counters.by_kind["duplicate"] += 1
+            await self.send(self.recent[-1])
+        next_storm = time.monotonic() + 2
         last_log = time.monotonic()
         while not self.stopping():
             await asyncio.sleep(1 / self.rate)
