@@ -17,10 +17,12 @@ INSERT INTO background_jobs
     (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 VALUES (%(job_type)s, %(payload)s, %(priority)s, coalesce(%(run_at)s, now()), %(dedupe_key)s,
         %(max_attempts)s, %(is_sandbox)s)
-ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
-RETURNING id
+ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL
+DO UPDATE SET run_at = least(background_jobs.run_at, EXCLUDED.run_at)
+RETURNING id, (xmax = 0) AS inserted
 """
-INSERT_JOBS_BULK = """
+# Jobs without a dedupe key skip speculative insertion (ON CONFLICT costs every row extra work).
+INSERT_JOBS_BULK_PLAIN = """
 WITH ins AS (
 INSERT INTO background_jobs
     (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
@@ -29,30 +31,58 @@ SELECT t.job_type, t.payload, t.priority, coalesce(t.run_at, now()), t.dedupe_ke
 FROM unnest(%s::text[], %s::jsonb[], %s::smallint[], %s::timestamptz[], %s::text[],
             %s::int[], %s::bool[])
      AS t(job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
-ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
 RETURNING id
 )
 SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM ins
 """
 # The common bulk case: only type, payload and key vary, so only those travel as arrays
-# (about a third less work per row than INSERT_JOBS_BULK).
-INSERT_JOBS_BULK_UNIFORM = """
+# (about a third less work per row).
+INSERT_JOBS_BULK_UNIFORM_PLAIN = """
 WITH ins AS (
 INSERT INTO background_jobs
     (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 SELECT t.job_type, t.payload, %s::smallint, coalesce(%s::timestamptz, now()), t.dedupe_key,
        %s::int, %s::bool
 FROM unnest(%s::text[], %s::jsonb[], %s::text[]) AS t(job_type, payload, dedupe_key)
-ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING
 RETURNING id
 )
 SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM ins
 """
-# Speculative insertion (ON CONFLICT) costs every row extra work even when its key is NULL:
-# jobs without a dedupe key take the plain INSERT.
-_DEDUPE = "ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL DO NOTHING\n"
-INSERT_JOBS_BULK_PLAIN = INSERT_JOBS_BULK.replace(_DEDUPE, "")
-INSERT_JOBS_BULK_UNIFORM_PLAIN = INSERT_JOBS_BULK_UNIFORM.replace(_DEDUPE, "")
+# A deduplicated enqueue must LOCK its pending twin until the enqueuing transaction commits.
+# With DO NOTHING a worker could claim the twin before that commit, run it without the new
+# data, and no job would be left to see it. Locked, the twin is passed over by the claim's
+# SKIP LOCKED until the new data is visible. Keys are made distinct (DO UPDATE may touch a
+# row once per statement) and sorted (one lock order between concurrent enqueuers).
+INSERT_JOBS_BULK_KEYED = """
+WITH ins AS (
+INSERT INTO background_jobs
+    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+SELECT DISTINCT ON (t.dedupe_key) t.job_type, t.payload, t.priority, coalesce(t.run_at, now()),
+       t.dedupe_key, t.max_attempts, t.is_sandbox
+FROM unnest(%s::text[], %s::jsonb[], %s::smallint[], %s::timestamptz[], %s::text[],
+            %s::int[], %s::bool[])
+     AS t(job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+ORDER BY t.dedupe_key
+ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL
+DO UPDATE SET run_at = least(background_jobs.run_at, EXCLUDED.run_at)
+RETURNING id, (xmax = 0) AS inserted
+)
+SELECT coalesce(array_agg(id ORDER BY id) FILTER (WHERE inserted), '{}') AS ids FROM ins
+"""
+INSERT_JOBS_BULK_UNIFORM_KEYED = """
+WITH ins AS (
+INSERT INTO background_jobs
+    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+SELECT DISTINCT ON (t.dedupe_key) t.job_type, t.payload, %s::smallint,
+       coalesce(%s::timestamptz, now()), t.dedupe_key, %s::int, %s::bool
+FROM unnest(%s::text[], %s::jsonb[], %s::text[]) AS t(job_type, payload, dedupe_key)
+ORDER BY t.dedupe_key
+ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL
+DO UPDATE SET run_at = least(background_jobs.run_at, EXCLUDED.run_at)
+RETURNING id, (xmax = 0) AS inserted
+)
+SELECT coalesce(array_agg(id ORDER BY id) FILTER (WHERE inserted), '{}') AS ids FROM ins
+"""
 # Wakes idle workers; delivered only when the enqueuing transaction commits.
 NOTIFY = "SELECT pg_notify('vitaltrust_jobs', %s)"
 
@@ -78,9 +108,11 @@ async def enqueue(conn: Conn, job_type: str, payload: dict[str, Any], *, priorit
         "run_at": run_at, "dedupe_key": dedupe_key, "max_attempts": max_attempts,
         "is_sandbox": is_sandbox,
     })).fetchone()
-    if row is not None and notify and run_at is None:
+    if row is None or not row["inserted"]:
+        return None
+    if notify and run_at is None:
         await conn.execute(NOTIFY, (job_type,))
-    return None if row is None else int(row["id"])
+    return int(row["id"])
 
 
 async def enqueue_many(conn: Conn, jobs: Sequence[NewJob], *, notify: bool = True) -> list[int]:
@@ -108,10 +140,10 @@ async def _insert_bulk(conn: Conn, jobs: Sequence[NewJob], *, dedupe: bool) -> l
     # binary: no text parsing of the arrays either way; ids come back as one int8[]
     async with conn.cursor(binary=True) as cur:
         if all((j.priority, j.run_at, j.max_attempts, j.is_sandbox) == shared for j in jobs):
-            query = INSERT_JOBS_BULK_UNIFORM if dedupe else INSERT_JOBS_BULK_UNIFORM_PLAIN
+            query = INSERT_JOBS_BULK_UNIFORM_KEYED if dedupe else INSERT_JOBS_BULK_UNIFORM_PLAIN
             await cur.execute(query, (*shared, types, payloads, keys))
         else:
-            await cur.execute(INSERT_JOBS_BULK if dedupe else INSERT_JOBS_BULK_PLAIN, (
+            await cur.execute(INSERT_JOBS_BULK_KEYED if dedupe else INSERT_JOBS_BULK_PLAIN, (
                 types, payloads, [j.priority for j in jobs], [j.run_at for j in jobs], keys,
                 [j.max_attempts for j in jobs], [j.is_sandbox for j in jobs]))
         row = await cur.fetchone()
