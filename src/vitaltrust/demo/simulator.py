@@ -138,28 +138,31 @@ class DemoSimulator:
         self.base = base()
         async with httpx.AsyncClient(timeout=30) as client:
             self._client = client
-            now = datetime.now(UTC)
-            await self.start_outage(now)
-            if self.world.fresh:
-                self.counters.phase = "history"
-                history_ids = await self.send_history(now)
-                log.info("demo: %d days of history sent in %d deliveries", HISTORY_DAYS,
-                         self.counters.history_deliveries)
-            else:
-                history_ids = []
-            async with self.pool.connection() as conn:
-                await set_rates(conn, LIVE_RATES)
-            self.counters.phase = "live"
-            background = [asyncio.create_task(self.watch_outage())]
-            if self.world.fresh:
-                background.append(asyncio.create_task(self.build_trend(history_ids, now)))
             try:
-                await self.live()
+                await self._phases(datetime.now(UTC))
             finally:
-                for task in background:
-                    task.cancel()
-                await asyncio.gather(*background, return_exceptions=True)
                 await self.end_outage()  # never leave a client's storage failing
+
+    async def _phases(self, now: datetime) -> None:
+        await self.start_outage(now)
+        history_ids: list[int] = []
+        if self.world.fresh:
+            self.counters.phase = "history"
+            history_ids = await self.send_history(now)
+            log.info("demo: %d days of history sent in %d deliveries", HISTORY_DAYS,
+                     self.counters.history_deliveries)
+        async with self.pool.connection() as conn:
+            await set_rates(conn, LIVE_RATES)
+        self.counters.phase = "live"
+        background = [asyncio.create_task(self.watch_outage())]
+        if self.world.fresh:
+            background.append(asyncio.create_task(self.build_trend(history_ids, now)))
+        try:
+            await self.live()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
 
     async def end_outage(self) -> None:
         async with self.pool.connection() as conn:
