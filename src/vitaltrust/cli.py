@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -113,7 +114,14 @@ def _serve(s: Settings, host: str, port: int, *, with_worker: bool) -> None:
                f"(dashboard: http://{shown}:{port}/admin, Ctrl-C to stop)")
     config = uvicorn.Config(application, host=host, port=port, log_config=None,
                             access_log=False, lifespan="on")
+    # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
+    # kills the process before atexit runs, leaving the embedded PostgreSQL running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.Server(config).run()
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @app.command()

@@ -1,0 +1,58 @@
+"""`vitaltrust serve` on a fresh machine: embedded PostgreSQL, /healthz within 30 s, clean stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from tests.support.cli import vitaltrust_cmd
+from tests.support.procs import free_port
+
+
+def _postgres_of(data_dir: Path) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if "postgres" in cmd and str(data_dir) in cmd:
+            found.append(p)
+    return found
+
+
+@pytest.mark.slow
+def test_serve_with_embedded_database_answers_then_stops_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("VITALTRUST_") and k != "DATABASE_URL"}
+    env["VITALTRUST_DATA_DIR"] = str(data_dir)
+    port = free_port()
+    started = time.monotonic()
+    proc = subprocess.Popen([*vitaltrust_cmd(), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        answered = None
+        while time.monotonic() - started < 30 and proc.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    answered = time.monotonic() - started
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert answered is not None, "no /healthz within 30 s"
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+        assert _postgres_of(data_dir), "the embedded PostgreSQL should run in the data dir"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "Created the first admin" in out and "password:" in out
+    deadline = time.monotonic() + 15
+    while _postgres_of(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not _postgres_of(data_dir), "serve left its embedded PostgreSQL running"
