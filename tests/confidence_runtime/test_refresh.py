@@ -40,8 +40,11 @@ def test_level_holds_until_the_next_refresh(seed: int) -> None:
                      age=rnd.uniform(0, 5), rnd=rnd)
     conf = score(samples, spec, NOW)
     due = next_refresh_at(conf, spec, NOW)
-    if conf.sample_count == 0:
-        assert due is None  # only new data can change it
+    if due is None:  # only new data can change it: the score holds for the next 60 days
+        assert conf.sample_count == 0
+        for k in range(1, 25):
+            later = score(samples, spec, NOW + timedelta(days=60) * k / 25)
+            assert (later.level, later.score) == (conf.level, conf.score), k
         return
     assert due is not None and due >= NOW + MIN_GAP
     if due == NOW + MIN_GAP:
@@ -89,3 +92,13 @@ def test_daily_series_keeps_the_last_resolved_value_per_day() -> None:
     conf = score(samples, spec, NOW)
     assert daily_series(conf, NOW) == [[day.date().isoformat(), 80.6],
                                        [NOW.date().isoformat(), 81.0]]
+
+
+def test_a_sample_older_than_the_window_still_decaying_is_refreshed() -> None:
+    spec = BUILTIN_SPECS["vo2max"]  # 14-day cadence: freshness lasts until 56 days
+    at = NOW - timedelta(days=35)
+    conf = score([Sample(45.0, at, at.date(), 1, "watch", NOW)], spec, NOW)
+    assert conf.sample_count == 0 and conf.last_sample_at == at
+    due = next_refresh_at(conf, spec, NOW)
+    assert due is not None and due <= at + spec.cadence * 4
+    assert score([Sample(45.0, at, at.date(), 1, "watch", NOW)], spec, due).score < conf.score

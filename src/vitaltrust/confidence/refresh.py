@@ -95,7 +95,10 @@ def next_refresh_at(conf: Confidence, spec: MetricSpec, now: datetime,
                     upcoming: datetime | None = None) -> datetime | None:
     """`upcoming`: the first stored sample timestamped after `now` (counted once it is due).
     None when nothing can change until new data arrives."""
-    if conf.sample_count == 0 or conf.last_sample_at is None:
+    # A sample older than the window still sets freshness, which decays until 4 cadences
+    # (possible for slow metrics such as VO2 max); after that only new data changes anything.
+    if conf.last_sample_at is None or (
+            conf.sample_count == 0 and now - conf.last_sample_at >= spec.cadence * STALE_AT):
         return max(upcoming, now + MIN_GAP) if upcoming else None
     cadence, last = spec.cadence, conf.last_sample_at
     window_start = now - timedelta(days=WINDOW_DAYS)
