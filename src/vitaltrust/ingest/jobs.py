@@ -22,7 +22,7 @@ from vitaltrust.db import Conn
 from vitaltrust.ingest.adapters import ADAPTERS
 from vitaltrust.metrics.store import store_samples
 from vitaltrust.metrics.types import AdapterError, AdapterResult, RawSample, Rejection
-from vitaltrust.monitoring.stats import StatsRecorder
+from vitaltrust.monitoring.stats import add_job_webhook_outcome
 from vitaltrust.queue.registry import Job, job_handler
 
 LOAD_EVENT = """
@@ -128,10 +128,8 @@ async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
         "event_type": event_type,
     })
     if not event["is_sandbox"]:
-        stats = StatsRecorder(None)
-        stats.record_webhook(event["source_id"], "processed" if status == "ignored" else status,
-                             processing_ms=ms)
-        await stats.flush_to(conn)
+        await add_job_webhook_outcome(conn, event["source_id"],
+                                      "processed" if status == "ignored" else status, ms)
     return str(status)
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import contextvars
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -160,12 +162,29 @@ class StatsRecorder:
         call_rows: list[dict[str, object]] = [
             {"function_name": f, "bucket": b, "invocations": c.invocations, "errors": c.errors,
              "items": c.items, "total_ms": c.total_ms, "max_ms": c.max_ms, "hist": c.hist}
-            for (f, b), c in calls.items()]
+            for (f, b), c in sorted(calls.items())]
         hook_rows: list[dict[str, object]] = [
             {"source_id": s, "bucket": b, "processing_ms": w["processing_ms"],
              **{k: int(w[k]) for k in WEBHOOK_FIELDS}}
-            for (s, b), w in hooks.items()]
+            for (s, b), w in sorted(hooks.items())]
+        # sorted: every flush locks rollup rows in one global order, so two transactions
+        # adding to the same rows wait for each other but never deadlock
         return call_rows, hook_rows
+
+    def merge(self, other: StatsRecorder) -> None:
+        """Add what `other` counted (a job's counts, kept once its savepoint commits)."""
+        for key, c in other._calls.items():
+            mine = self._calls[key]
+            mine.invocations += c.invocations
+            mine.errors += c.errors
+            mine.items += c.items
+            mine.total_ms += c.total_ms
+            mine.max_ms = max(mine.max_ms, c.max_ms)
+            mine.hist = [a + b for a, b in zip(mine.hist, c.hist, strict=True)]
+        for hook_key, w in other._webhooks.items():
+            target = self._webhooks[hook_key]
+            for field_name, value in w.items():
+                target[field_name] += value
 
     async def flush_to(self, conn: Conn) -> None:
         call_rows, hook_rows = self._drain()
@@ -204,3 +223,33 @@ class StatsRecorder:
             self._task = None
         with contextlib.suppress(Exception):
             await self.flush()
+
+
+# --- statistics written in a job's transaction --------------------------------------------
+# The job runner collects each job's counts and writes them once per batch, sorted, just
+# before the batch commits (a job rolled back to its savepoint contributes nothing). Outside
+# a runner (a handler called directly) they are written at once.
+_job_collector: contextvars.ContextVar[StatsRecorder | None] = contextvars.ContextVar(
+    "vt_job_stats", default=None)
+
+
+@contextlib.contextmanager
+def collecting_job_stats() -> Iterator[StatsRecorder]:
+    """Within this block, `add_job_webhook_outcome` counts into the yielded recorder."""
+    recorder = StatsRecorder(None)
+    token = _job_collector.set(recorder)
+    try:
+        yield recorder
+    finally:
+        _job_collector.reset(token)
+
+
+async def add_job_webhook_outcome(conn: Conn, source_id: int, outcome: str,
+                                  processing_ms: float) -> None:
+    collector = _job_collector.get()
+    if collector is not None:
+        collector.record_webhook(source_id, outcome, processing_ms=processing_ms)
+        return
+    direct = StatsRecorder(None)
+    direct.record_webhook(source_id, outcome, processing_ms=processing_ms)
+    await direct.flush_to(conn)

@@ -27,6 +27,7 @@ from psycopg_pool import AsyncConnectionPool
 from vitaltrust.config import Settings
 from vitaltrust.db import Conn
 from vitaltrust.logging_setup import log_context
+from vitaltrust.monitoring.stats import StatsRecorder, collecting_job_stats
 from vitaltrust.queue import sql
 from vitaltrust.queue.registry import HandlerSpec, Job, get_handler, load_handlers
 
@@ -100,6 +101,8 @@ class _HandlerFailed(Exception):
 @dataclass
 class _Tally:
     durations_ms: dict[int, float] = field(default_factory=dict)
+    # statistics the batch's committed jobs counted (monitoring.stats.add_job_webhook_outcome)
+    stats: StatsRecorder = field(default_factory=lambda: StatsRecorder(None))
 
 
 class BatchRunner:
@@ -122,10 +125,12 @@ class BatchRunner:
         timeout = self._timeout(spec)
         # every line logged while the job runs (here or in its handler) carries its ids
         event = job.payload.get("webhook_event_id") if isinstance(job.payload, dict) else None
-        with log_context(job_id=job.id, job_type=job.job_type, webhook_event_id=event):
+        with log_context(job_id=job.id, job_type=job.job_type, webhook_event_id=event), \
+                collecting_job_stats() as job_stats:
             try:
                 async with asyncio.timeout(timeout):  # no extra task per job, unlike wait_for
                     await spec.handler(conn, job)
+                tally.stats.merge(job_stats)
             except Exception as exc:
                 if conn.broken:  # the database went away: not the job's fault, hand it back
                     raise
@@ -157,6 +162,7 @@ class BatchRunner:
         except _LeaseLost:
             pass
         rest = [c for c in runnable if c.job.id not in errors]
+        tally.stats = StatsRecorder(None)  # the fast attempt rolled back: its counts with it
         return await self._careful(conn, batch, rest, errors, final, tally, stop)
 
     async def _fast(self, conn: Conn, batch: Sequence[Claimed], runnable: list[Claimed],
@@ -193,18 +199,22 @@ class BatchRunner:
                     break
                 spec = self._spec(c.job.job_type)
                 assert spec is not None
+                job_tally = _Tally()
                 try:
                     async with conn.transaction():
-                        await self._call(conn, spec, c.job, tally)
+                        await self._call(conn, spec, c.job, job_tally)
                         row = await (await conn.execute(sql.COMPLETE_ONE, {
                             "id": c.job.id, "worker": self.worker_id})).fetchone()
                         if row is None:
                             raise _LeaseLost
                     result.completed.append(c.job.id)
+                    tally.stats.merge(job_tally.stats)
                 except _LeaseLost:
                     result.lost.append(c.job.id)
                 except _HandlerFailed as failed:
                     errors[c.job.id] = failed.error
+                finally:
+                    tally.durations_ms.update(job_tally.durations_ms)
             await self._finish(conn, batch, result, errors, final, tally)
         return result
 
@@ -222,6 +232,7 @@ class BatchRunner:
             await conn.execute(sql.RELEASE, {"ids": leftover, "worker": self.worker_id})
             result.released = leftover
         await add_job_stats(conn, batch, result, tally.durations_ms)
+        await tally.stats.flush_to(conn)
 
     async def _record_failures(self, conn: Conn, jobs: list[Claimed], errors: dict[int, str],
                                final: set[int]) -> list[dict[str, Any]]:
