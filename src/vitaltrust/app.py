@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,6 +45,11 @@ def create_app(settings: Settings, *, database_url: str | None = None,
             from vitaltrust.queue.service import start_worker
 
             worker = await start_worker(url, pool, settings, app.state.stats)
+        # Long-lived objects made at start-up (routes, pools, handlers) leave the collector's
+        # view, and young collections run less often: fewer pauses in the request tail.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
         try:
             yield
         finally:
