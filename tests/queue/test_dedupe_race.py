@@ -42,3 +42,22 @@ async def test_bulk_deduplicated_enqueue_locks_twins_and_tolerates_repeated_keys
     finally:
         await writer.close()
         await worker.close()
+
+
+async def test_release_beside_a_pending_twin_hands_back_without_the_key(db_url: str) -> None:
+    from vitaltrust.queue.worker import release
+
+    c = await connect(db_url)
+    try:
+        first = await enqueue(c, "noop", {}, dedupe_key="confidence:7:weight")
+        [claimed] = await claim(c, "w-a", 10, 30)
+        assert claimed.job.id == first
+        twin = await enqueue(c, "noop", {}, dedupe_key="confidence:7:weight")  # new data came in
+        assert twin is not None
+        await release(c, "w-a")  # e.g. shutdown: must not violate the dedupe index
+        rows = await (await c.execute(
+            "SELECT id, status, dedupe_key FROM background_jobs ORDER BY id")).fetchall()
+        assert [(r["id"], r["status"], r["dedupe_key"]) for r in rows] == [
+            (first, "pending", None), (twin, "pending", "confidence:7:weight")]
+    finally:
+        await c.close()

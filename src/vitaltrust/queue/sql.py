@@ -66,16 +66,19 @@ WHERE b.id = f.id AND b.locked_by = %(worker)s AND b.status = 'processing'
 RETURNING b.id, b.job_type, b.status, b.is_sandbox
 """
 
-# Hand jobs back untouched (shutdown, lost connection): no attempt is counted.
+# Hand jobs back untouched (shutdown, lost connection): no attempt is counted. All of this
+# worker's jobs when ids is NULL. A job whose twin (same dedupe key) is pending meanwhile goes
+# back without its key: both run (handlers are idempotent) and the unique index holds.
 RELEASE = """
-UPDATE background_jobs
-SET status = 'pending', locked_by = NULL, locked_until = NULL, started_at = NULL
-WHERE id = ANY(%(ids)s) AND locked_by = %(worker)s AND status = 'processing'
-"""
-RELEASE_ALL_MINE = """
-UPDATE background_jobs
-SET status = 'pending', locked_by = NULL, locked_until = NULL, started_at = NULL
-WHERE locked_by = %(worker)s AND status = 'processing'
+UPDATE background_jobs b
+SET status = 'pending', locked_by = NULL, locked_until = NULL, started_at = NULL,
+    dedupe_key = CASE
+        WHEN NOT %(keep_keys)s THEN NULL
+        WHEN EXISTS (SELECT 1 FROM background_jobs p
+                     WHERE p.dedupe_key = b.dedupe_key AND p.status = 'pending') THEN NULL
+        ELSE b.dedupe_key END
+WHERE (%(ids)s::bigint[] IS NULL OR b.id = ANY(%(ids)s::bigint[]))
+  AND b.locked_by = %(worker)s AND b.status = 'processing'
 """
 
 # Rows locked by a committing batch are skipped: those jobs are being completed.

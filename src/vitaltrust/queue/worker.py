@@ -229,7 +229,7 @@ class BatchRunner:
         handled = set(result.completed) | set(errors) | set(result.lost)
         leftover = [c.job.id for c in batch if c.job.id not in handled]
         if leftover:
-            await conn.execute(sql.RELEASE, {"ids": leftover, "worker": self.worker_id})
+            await release(conn, self.worker_id, leftover)
             result.released = leftover
         await add_job_stats(conn, batch, result, tally.durations_ms)
         await tally.stats.flush_to(conn)
@@ -279,10 +279,18 @@ async def add_job_stats(conn: Conn, batch: Iterable[Claimed], result: BatchResul
 
 
 async def release(conn: Conn, worker_id: str, ids: Sequence[int] | None = None) -> None:
-    if ids is None:
-        await conn.execute(sql.RELEASE_ALL_MINE, {"worker": worker_id})
-    elif ids:
-        await conn.execute(sql.RELEASE, {"ids": list(ids), "worker": worker_id})
+    """Hand back `ids` (all of this worker's jobs when None) to pending, no attempt counted."""
+    if ids is not None and not ids:
+        return
+    params = {"ids": None if ids is None else list(ids), "worker": worker_id, "keep_keys": True}
+    try:
+        async with conn.transaction():  # a savepoint inside the batch's transaction
+            await conn.execute(sql.RELEASE, params)
+    except psycopg.errors.UniqueViolation:
+        # a twin was enqueued concurrently (after our check): hand back without keys
+        params["keep_keys"] = False
+        async with conn.transaction():
+            await conn.execute(sql.RELEASE, params)
 
 
 async def run_until_idle(pool: AsyncConnectionPool[Conn], settings: Settings, *,
