@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -115,13 +117,34 @@ async def enqueue(conn: Conn, job_type: str, payload: dict[str, Any], *, priorit
     return int(row["id"])
 
 
+# Inside a job runner's batch, deduplicated jobs are collected and inserted once, sorted by
+# key, just before the batch commits: every batch then locks pending twins in one global order
+# and batches cannot deadlock on them. (Still the same transaction as the write causing them.)
+_deferred_keyed: contextvars.ContextVar[list[NewJob] | None] = contextvars.ContextVar(
+    "vt_deferred_keyed_jobs", default=None)
+
+
+@contextlib.contextmanager
+def deferring_keyed_jobs() -> Iterator[list[NewJob]]:
+    collected: list[NewJob] = []
+    token = _deferred_keyed.set(collected)
+    try:
+        yield collected
+    finally:
+        _deferred_keyed.reset(token)
+
+
 async def enqueue_many(conn: Conn, jobs: Sequence[NewJob], *, notify: bool = True) -> list[int]:
     """Insert many jobs in one statement; deduplicated ones are skipped. Returns the new ids
-    (ascending)."""
+    (ascending; without the keyed jobs deferred to the end of a runner's batch)."""
     if not jobs:
         return []
     keyed = [j for j in jobs if j.dedupe_key is not None]
     plain = [j for j in jobs if j.dedupe_key is None]
+    deferred = _deferred_keyed.get()
+    if deferred is not None:
+        deferred.extend(keyed)
+        keyed = []
     ids: list[int] = []
     for part, dedupe in ((plain, False), (keyed, True)):
         if part:

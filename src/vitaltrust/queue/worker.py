@@ -29,6 +29,7 @@ from vitaltrust.db import Conn
 from vitaltrust.logging_setup import log_context
 from vitaltrust.monitoring.stats import StatsRecorder, collecting_job_stats
 from vitaltrust.queue import sql
+from vitaltrust.queue.enqueue import NewJob, deferring_keyed_jobs, enqueue_many
 from vitaltrust.queue.registry import HandlerSpec, Job, get_handler, load_handlers
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ class _Tally:
     durations_ms: dict[int, float] = field(default_factory=dict)
     # statistics the batch's committed jobs counted (monitoring.stats.add_job_webhook_outcome)
     stats: StatsRecorder = field(default_factory=lambda: StatsRecorder(None))
+    # deduplicated jobs the committed jobs enqueued (queue.enqueue.deferring_keyed_jobs)
+    keyed_jobs: list[NewJob] = field(default_factory=list)
 
 
 class BatchRunner:
@@ -126,11 +129,12 @@ class BatchRunner:
         # every line logged while the job runs (here or in its handler) carries its ids
         event = job.payload.get("webhook_event_id") if isinstance(job.payload, dict) else None
         with log_context(job_id=job.id, job_type=job.job_type, webhook_event_id=event), \
-                collecting_job_stats() as job_stats:
+                collecting_job_stats() as job_stats, deferring_keyed_jobs() as keyed_jobs:
             try:
                 async with asyncio.timeout(timeout):  # no extra task per job, unlike wait_for
                     await spec.handler(conn, job)
                 tally.stats.merge(job_stats)
+                tally.keyed_jobs += keyed_jobs
             except Exception as exc:
                 if conn.broken:  # the database went away: not the job's fault, hand it back
                     raise
@@ -162,7 +166,8 @@ class BatchRunner:
         except _LeaseLost:
             pass
         rest = [c for c in runnable if c.job.id not in errors]
-        tally.stats = StatsRecorder(None)  # the fast attempt rolled back: its counts with it
+        # the fast attempt rolled back: its counts and enqueues with it
+        tally.stats, tally.keyed_jobs = StatsRecorder(None), []
         return await self._careful(conn, batch, rest, errors, final, tally, stop)
 
     async def _fast(self, conn: Conn, batch: Sequence[Claimed], runnable: list[Claimed],
@@ -209,6 +214,7 @@ class BatchRunner:
                             raise _LeaseLost
                     result.completed.append(c.job.id)
                     tally.stats.merge(job_tally.stats)
+                    tally.keyed_jobs += job_tally.keyed_jobs
                 except _LeaseLost:
                     result.lost.append(c.job.id)
                 except _HandlerFailed as failed:
@@ -233,6 +239,7 @@ class BatchRunner:
             result.released = leftover
         await add_job_stats(conn, batch, result, tally.durations_ms)
         await tally.stats.flush_to(conn)
+        await enqueue_many(conn, tally.keyed_jobs)
 
     async def _record_failures(self, conn: Conn, jobs: list[Claimed], errors: dict[int, str],
                                final: set[int]) -> list[dict[str, Any]]:
