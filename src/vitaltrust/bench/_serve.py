@@ -1,5 +1,5 @@
-"""A throw-away database with `vitaltrust serve` on it, for benches that need the whole
-pipeline (API + worker + scheduler)."""
+"""Throw-away deployments for benches: a fresh migrated database (on DATABASE_URL's server or
+an embedded one) and real `vitaltrust` processes on it, all removed afterwards."""
 
 from __future__ import annotations
 
@@ -8,55 +8,80 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from socket import socket
+from typing import TypeVar
 
 import psycopg
+from psycopg import sql
 
-from vitaltrust.bench.ingest import _wait
+from vitaltrust.db import Conn, connect, embedded_url
+from vitaltrust.migrations import migrate
+
+T = TypeVar("T")
+DROP = "DROP DATABASE IF EXISTS {} WITH (FORCE)"
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the server did not start within {timeout:.0f} s")
 
 
 @contextmanager
-def throwaway_serve(workers: int = 0) -> Iterator[tuple[str, str]]:
-    """Yields (base URL, database URL); drops the database afterwards. `workers` > 0:
-    `vitaltrust api` and that many `vitaltrust worker` processes instead of `serve`."""
-    from socket import socket
-
-    from vitaltrust.db import connect, embedded_url
-    from vitaltrust.migrations import migrate
-
+def throwaway_deployment(commands: list[list[str]],
+                         setup: Callable[[Conn], Awaitable[T]] | None = None
+                         ) -> Iterator[tuple[str, str, T | None]]:
+    """Yields (base URL, database URL, what `setup` returned). The first command serves HTTP
+    and gets `--port` appended; `setup` runs on the migrated database before they start."""
     tmp = Path(tempfile.mkdtemp(prefix="vt-bench-"))
     admin_url = os.environ.get("DATABASE_URL") or embedded_url(tmp / "data")
     name = f"vt_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin_url, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')  # a generated identifier, not input
+        c.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
 
-    async def migrated() -> None:
+    async def prepare() -> T | None:
         conn = await connect(url)
         try:
             await migrate(conn)
+            if setup is None:
+                return None
+            async with conn.transaction():
+                return await setup(conn)
         finally:
             await conn.close()
 
-    asyncio.run(migrated())
-    with socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
-    env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING",
-               VITALTRUST_DATA_DIR=str(tmp / "data"))
-    commands = [["serve", "--port", str(port)]] if workers == 0 else \
-        [["api", "--port", str(port)]] + [["worker"]] * workers
-    procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *c], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for c in commands]
-    base = f"http://127.0.0.1:{port}"
+    procs: list[subprocess.Popen[bytes]] = []
     try:
-        _wait(base + "/healthz", procs[0])
-        yield base, url
+        prepared = asyncio.run(prepare())
+        with socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
+        env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING",
+                   VITALTRUST_DATA_DIR=str(tmp / "data"))
+        argv = [[*commands[0], "--port", str(port)], *commands[1:]]
+        procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *a], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for a in argv]
+        base = f"http://127.0.0.1:{port}"
+        wait_healthy(base + "/healthz", procs[0])
+        yield base, url, prepared
     finally:
         for proc in procs:
             proc.terminate()
@@ -66,4 +91,13 @@ def throwaway_serve(workers: int = 0) -> Iterator[tuple[str, str]]:
             except subprocess.TimeoutExpired:
                 proc.kill()
         with psycopg.connect(admin_url, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            c.execute(sql.SQL(DROP).format(sql.Identifier(name)))
+
+
+@contextmanager
+def throwaway_serve(workers: int = 0) -> Iterator[tuple[str, str]]:
+    """`vitaltrust serve`, or with `workers` > 0 `vitaltrust api` plus that many workers;
+    yields (base URL, database URL)."""
+    commands = [["serve"]] if workers == 0 else [["api"]] + [["worker"]] * workers
+    with throwaway_deployment(commands) as (base, url, _):
+        yield base, url

@@ -9,26 +9,21 @@ Prints JSON: every run, and the medians over runs.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from vitaltrust.bench._loadgen import Tally, build_request, percentile, run_load
+from vitaltrust.db import Conn
 
 
 def _sample_body(i: int, accounts: int) -> bytes:
@@ -95,74 +90,18 @@ def _median(runs: list[dict[str, Any]], part: str, key: str) -> float | None:
 @contextmanager
 def self_hosted(rate: float) -> Iterator[tuple[str, str, str]]:
     """A throw-away database and `vitaltrust api` on it: yields (base url, source, secret)."""
-    import psycopg
-
-    from vitaltrust.db import embedded_url
+    from vitaltrust.bench._serve import throwaway_deployment
     from vitaltrust.ingest.sources import create_source
-    from vitaltrust.migrations import migrate
 
-    admin_url = os.environ.get("DATABASE_URL")
-    tmp = Path(tempfile.mkdtemp(prefix="vt-bench-"))
-    if not admin_url:
-        admin_url = embedded_url(tmp / "data")
-    name = f"vt_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as c:
-        c.execute(f'CREATE DATABASE "{name}"')  # a generated identifier, not input
-    url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+    async def bench_source(conn: Conn) -> str:
+        _, secret = await create_source(conn, "bench", "standard", rate_per_second=rate,
+                                        rate_burst=int(rate), account_rate_per_second=rate,
+                                        account_rate_burst=int(rate))
+        return secret
 
-    async def prepare() -> str:
-        from vitaltrust.db import connect
-
-        conn = await connect(url)
-        try:
-            await migrate(conn)
-            async with conn.transaction():
-                _, secret = await create_source(conn, "bench", "standard", rate_per_second=rate,
-                                                rate_burst=int(rate), account_rate_per_second=rate,
-                                                account_rate_burst=int(rate))
-            return secret
-        finally:
-            await conn.close()
-
-    secret = asyncio.run(prepare())
-    from socket import socket
-
-    with socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
-    env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING",
-               VITALTRUST_DATA_DIR=str(tmp / "data"))
-    proc = subprocess.Popen([sys.executable, "-m", "vitaltrust", "api", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait(base + "/healthz", proc)
+    with throwaway_deployment([["api"]], bench_source) as (base, _, secret):
+        assert secret is not None
         yield base, "bench", secret
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        with psycopg.connect(admin_url, autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError("the server did not start within 60 s")
 
 
 def register(bench_app: typer.Typer) -> None:
