@@ -16,7 +16,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
-from fastapi.staticfiles import StaticFiles
 
 from vitaltrust.auth.pages import PAGE_HEADERS, require_page_user
 from vitaltrust.auth.principal import Principal, ensure_can_see_user
@@ -26,7 +25,6 @@ from vitaltrust.metrics.clients_api import router as clients_api_router
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
 STAFF = frozenset({"admin", "trainer"})
 
 METRIC_INFO = """
@@ -38,7 +36,6 @@ WHERE m.metric = %s AND u.user_id = %s
 
 router = APIRouter(include_in_schema=False)
 router.include_router(clients_api_router, include_in_schema=True)
-router.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
 @lru_cache(maxsize=32)
@@ -46,10 +43,10 @@ def _template(name: str) -> Template:
     return Template((TEMPLATES / name).read_text(encoding="utf-8"))
 
 
-def _stylesheets() -> str:
-    # base.css (shared with the login page) is linked once it exists; app.css is ours.
-    names = [n for n in ("base.css", "app.css") if (STATIC / n).is_file()]
-    return "\n".join(f'<link rel="stylesheet" href="/static/{n}">' for n in names)
+# base.css is shared with the login page; app.css is the dashboards' own. Both are served
+# by the one /static mount (auth/routes.py, vitaltrust.web.static_files).
+STYLESHEETS = ('<link rel="stylesheet" href="/static/base.css">\n'
+               '<link rel="stylesheet" href="/static/app.css">')
 
 
 def _nav(principal: Principal, current: str) -> str:
@@ -69,7 +66,7 @@ def render(template: str, *, title: str, principal: Principal, script: str | Non
     script_tag = (f'<script type="module" src="/static/js/{escape(script)}"></script>'
                   if script else "")
     html = _template("layout.html").substitute(
-        title=escape(title), styles=_stylesheets(), body=body, nav=nav, main_attrs=attrs, script=script_tag,
+        title=escape(title), styles=STYLESHEETS, body=body, nav=nav, main_attrs=attrs, script=script_tag,
         role=escape(principal.role), email=escape(principal.email))
     # the login page's headers: our own scripts and styles only, never framed, not cached
     return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
