@@ -27,6 +27,10 @@ class RawSample:
     device_type: str = "unknown"
     device_model: str | None = None
     sample_id: str | None = None           # provider's id for this sample (idempotency)
+    # daily summaries: how much of the day the summary covers, in seconds (Garmin
+    # durationInSeconds, Terra end_time - start_time). A summary replaces a stored one for
+    # the same user, metric, source and day only when it covers at least as much.
+    coverage_seconds: int | None = None
 
 
 @dataclass(frozen=True)
