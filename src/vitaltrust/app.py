@@ -7,13 +7,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from vitaltrust import __version__
 from vitaltrust.config import Settings
 from vitaltrust.db import connect, create_pool, resolve_database_url
-from vitaltrust.errors import install_problem_handlers, problem_response
+from vitaltrust.edge import EdgeGuard
+from vitaltrust.errors import database_unavailable, install_problem_handlers, problem_response
 from vitaltrust.http import Pool
 from vitaltrust.migrations import migrate, pending
 from vitaltrust.monitoring.stats import StatsRecorder
@@ -35,16 +37,20 @@ def create_app(settings: Settings, *, database_url: str | None = None,
                 await migrate(conn)
             finally:
                 await conn.close()
-        pool = create_pool(url, settings)
+        pool = create_pool(url, settings, timeout=settings.request_db_wait_seconds)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         app.state.stats = StatsRecorder(pool, settings.stats_flush_seconds)
         app.state.stats.start()
-        worker = None
+        worker = worker_pool = None
         if run_worker:
-            from vitaltrust.queue.service import start_worker
+            from vitaltrust.queue.service import start_worker, worker_pool_settings
 
-            worker = await start_worker(url, pool, settings, app.state.stats)
+            # the workers wait longer for a connection than a request may, and never
+            # take the request path's connections
+            worker_pool = create_pool(url, worker_pool_settings(settings), name="vitaltrust-worker")
+            await worker_pool.open(wait=True, timeout=30)
+            worker = await start_worker(url, worker_pool, settings, app.state.stats)
         # Long-lived objects made at start-up (routes, pools, handlers) leave the collector's
         # view, and young collections run less often: fewer pauses in the request tail.
         gc.collect()
@@ -56,12 +62,15 @@ def create_app(settings: Settings, *, database_url: str | None = None,
             if worker is not None:
                 await worker.stop()
             await app.state.stats.stop()
+            if worker_pool is not None:
+                await worker_pool.close()
             await pool.close()
 
     app = FastAPI(title="vitaltrust", version=__version__, lifespan=lifespan,
                   docs_url="/docs", redoc_url=None)
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(EdgeGuard, max_body_bytes=settings.max_body_bytes)
 
     @app.get("/healthz", tags=["system"])
     async def healthz() -> dict[str, str]:
@@ -70,10 +79,10 @@ def create_app(settings: Settings, *, database_url: str | None = None,
     @app.get("/readyz", tags=["system"], response_model=None)
     async def readyz(pool: Pool) -> JSONResponse | dict[str, str]:
         try:
-            async with pool.connection(timeout=5) as conn:
+            async with pool.connection() as conn:
                 missing = await pending(conn)
-        except Exception as exc:
-            return problem_response(503, f"database unreachable: {type(exc).__name__}")
+        except (psycopg.Error, OSError) as exc:
+            return database_unavailable(exc)
         if missing:
             return problem_response(503, "migrations pending: "
                                     + ", ".join(m.version for m in missing))

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     pool_min_size: int = Field(default=2, ge=1)
     pool_max_size: int = Field(default=20, ge=1)
+    # longest wait for a pooled connection on the request path: an unreachable database
+    # answers 503 + Retry-After within about this long (workers wait longer, own pool)
+    request_db_wait_seconds: float = Field(default=1.5, gt=0, le=30)
+    worker_db_wait_seconds: float = Field(default=30.0, gt=0)
 
     # --- HTTP -----------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -73,8 +73,14 @@ async def connect(url: str, *, autocommit: bool = True) -> Conn:
     return await AsyncConnection.connect(url, autocommit=autocommit, row_factory=dict_row)
 
 
-def create_pool(url: str, settings: Settings, *, name: str = "vitaltrust") -> AsyncConnectionPool[Conn]:
-    """A pool of autocommit connections; transactions are explicit (see `transaction`)."""
+def create_pool(url: str, settings: Settings, *, name: str = "vitaltrust",
+                timeout: float | None = None) -> AsyncConnectionPool[Conn]:
+    """A pool of autocommit connections; transactions are explicit (see `transaction`).
+
+    `timeout`: the longest wait for a connection (default: the workers' wait). Every
+    checkout is checked first (an empty query), so a connection cut by a database restart
+    is replaced instead of failing the request.
+    """
     return AsyncConnectionPool(
         url,
         min_size=settings.pool_min_size,
@@ -82,6 +88,7 @@ def create_pool(url: str, settings: Settings, *, name: str = "vitaltrust") -> As
         kwargs={"autocommit": True, "row_factory": dict_row},
         connection_class=AsyncConnection[DictRow],
         check=AsyncConnectionPool.check_connection,
+        timeout=timeout if timeout is not None else settings.worker_db_wait_seconds,
         name=name,
         open=False,
     )

@@ -6,6 +6,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+# how long a client should wait after a 503 for an unreachable database
+DB_RETRY_AFTER_SECONDS = 5
 
 
 class Problem(Exception):
@@ -43,7 +46,8 @@ def problem_response(status: int, detail: str, *, title: str | None = None,
     if instance:
         body["instance"] = instance
     body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON,
+                        headers={**(headers or {}), "X-Content-Type-Options": "nosniff"})
 
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
@@ -72,6 +76,32 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
                             title="Invalid request", instance=request.url.path, errors=errors)
 
 
+def database_unavailable(exc: BaseException) -> JSONResponse:
+    """503 + Retry-After: the one answer for an unreachable or restarting database."""
+    return problem_response(503, f"the database is unavailable ({type(exc).__name__}); retry later",
+                            title="Database unavailable",
+                            headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)})
+
+
+async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
+    # OperationalError covers psycopg_pool.PoolTimeout, AdminShutdown and refused connections
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                type(exc).__name__)
+    return database_unavailable(exc)
+
+
+async def _on_unstorable(request: Request, exc: Exception) -> JSONResponse:
+    """Last line behind vitaltrust.edge: input that reached PostgreSQL and was refused there
+    (a value out of range, text it cannot hold) is the client's error, never a 500."""
+    log.warning("refused by the database on %s %s: %s", request.method, request.url.path,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+    if isinstance(exc, RecursionError):
+        return problem_response(400, "the request is nested too deeply",
+                                instance=request.url.path)
+    return problem_response(422, "a value cannot be stored (out of range or invalid text)",
+                            title="Invalid request", instance=request.url.path)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, "An internal error occurred; it has been logged.",
@@ -82,4 +112,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(psycopg.OperationalError, _on_database_down)
+    app.add_exception_handler(psycopg.InterfaceError, _on_database_down)
+    for unstorable in (psycopg.DataError, UnicodeEncodeError, RecursionError):
+        app.add_exception_handler(unstorable, _on_unstorable)
     app.add_exception_handler(Exception, _on_unexpected)

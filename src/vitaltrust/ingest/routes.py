@@ -1,6 +1,7 @@
 """`POST /webhooks/{source}`: authenticate, limit, store durably, answer. Nothing more.
 
-Order: source (404) → size (413) → signature (401) → content type / JSON (415 / 400)
+Order: (path: no NUL, vitaltrust.edge) → source (404) → size (413) → signature (401)
+→ content type / JSON, storable text, depth (415 / 400)
 → rate limit (429) → one shared commit of the event and its job → 202 (or 200 for a
 duplicate, 409 for a different body under a known event id). Samples are parsed later,
 by the webhook_processing job.
@@ -9,16 +10,14 @@ by the webhook_processing job.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from typing import Any
 
-import psycopg
-import psycopg_pool
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from vitaltrust.config import Settings
+from vitaltrust.edge import loads_checked
 from vitaltrust.errors import Problem
 from vitaltrust.ingest.envelope import account_of, event_type
 from vitaltrust.ingest.events import Delivery, EventWriter
@@ -69,10 +68,7 @@ def parse_json(content_type: str | None, body: bytes) -> dict[str, Any]:
     media = (content_type or "").split(";")[0].strip().lower()
     if media and media not in JSON_TYPES and not media.endswith("+json"):
         raise Problem(415, f"expected a JSON body, got content type {media!r}")
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem(400, "the body is not valid JSON") from None
+    payload = loads_checked(body, "the body")  # the edge's rules: what we accept, the job can store
     if not isinstance(payload, dict):
         raise Problem(400, "the body must be a JSON object")
     return payload
@@ -105,11 +101,7 @@ async def _accept(request: Request, name: str, settings: Settings, stats: StatsR
         digest = hashlib.sha256(body).digest()
         delivery = Delivery(source.source_id, provider_id or digest.hex(), digest, body,
                             content_type, event_type(source.kind, payload), check)
-        try:
-            stored = await rt.writer.store(delivery)
-        except (psycopg.Error, psycopg_pool.PoolTimeout):
-            raise Problem(503, "the database is unavailable; retry later",
-                          headers={"Retry-After": "5"}) from None
+        stored = await rt.writer.store(delivery)  # outage: 503 by the app's handler
         if stored.rate is not None and not stored.rate.allowed:
             retry = max(1, int(stored.rate.retry_after + 0.999))
             stats.record_webhook(source.source_id, "rate_limited")

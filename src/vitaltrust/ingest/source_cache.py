@@ -6,6 +6,7 @@ in every API process.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from psycopg_pool import AsyncConnectionPool
@@ -21,15 +22,25 @@ class SourceCache:
         self._pool = pool
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Source | None]] = {}
+        self._loading: dict[str, asyncio.Task[Source | None]] = {}
 
     async def get(self, name: str) -> Source | None:
-        now = time.monotonic()
+        """Concurrent misses for one name share one lookup: a burst of deliveries to a
+        source whose entry just expired takes one pooled connection, not one each.
+        An unreachable database raises (the app answers 503, vitaltrust.errors)."""
         hit = self._entries.get(name)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > time.monotonic():
             return hit[1]
+        task = self._loading.get(name)
+        if task is None:
+            task = self._loading[name] = asyncio.create_task(self._load(name))
+            task.add_done_callback(lambda _: self._loading.pop(name, None))
+        return await asyncio.shield(task)
+
+    async def _load(self, name: str) -> Source | None:
         async with self._pool.connection() as conn:
             source = await get_source(conn, name)
         if len(self._entries) > 10_000:  # unknown names must not grow this without bound
             self._entries.clear()
-        self._entries[name] = (now + self.ttl, source)
+        self._entries[name] = (time.monotonic() + self.ttl, source)
         return source

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from vitaltrust.auth.audit import record_audit
 from vitaltrust.auth.principal import CurrentUser, ensure_can_see_user
@@ -27,6 +27,7 @@ router = APIRouter(tags=["metrics"])
 
 INCLUDES = frozenset({"conflicts", "flags"})
 MAX_DAYS = 90
+MAX_UTC_OFFSET = 14 * 3600  # UTC+14 (Kiribati) and UTC-12 are the extremes in use
 SELECT_MANUAL_SOURCE = "SELECT source_id FROM webhook_sources WHERE name = 'manual'"
 SELECT_IS_SANDBOX = "SELECT is_sandbox FROM users WHERE user_id = %s"
 SELECT_STORED = """
@@ -44,7 +45,22 @@ class ManualSample(BaseModel):
     measured_at: datetime | None = Field(
         default=None, description="With a UTC offset; defaults to now.")
     utc_offset_seconds: int | None = Field(
-        default=None, description="Local offset, when measured_at is given without one.")
+        default=None, ge=-MAX_UTC_OFFSET, le=MAX_UTC_OFFSET,
+        description="Local offset, when measured_at is given without one.")
+
+    @model_validator(mode="after")
+    def _representable(self) -> ManualSample:
+        """The instant and its local date must exist (year 1..9999) in UTC and locally."""
+        if self.measured_at is not None:
+            local = timezone(timedelta(seconds=self.utc_offset_seconds or 0))
+            at = self.measured_at if self.measured_at.tzinfo else self.measured_at.replace(tzinfo=local)
+            try:
+                at.astimezone(UTC)
+                at.astimezone(local)
+            except (OverflowError, ValueError):
+                raise ValueError("measured_at with this UTC offset is outside the years 1-9999"
+                                 ) from None
+        return self
 
 
 class PriorityUpdate(BaseModel):

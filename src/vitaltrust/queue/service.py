@@ -237,14 +237,18 @@ async def _migrate_when_reachable(url: str) -> None:
             await asyncio.sleep(delay)
 
 
+def worker_pool_settings(settings: Settings) -> Settings:
+    """Pool sizes for a worker: its concurrency plus the scheduler, LISTEN and heartbeat."""
+    size = settings.worker_concurrency + 4
+    return settings.model_copy(update={
+        "pool_min_size": min(size, max(2, settings.worker_concurrency)), "pool_max_size": size})
+
+
 async def run_worker_process(settings: Settings) -> None:
     """`vitaltrust worker`: migrate, run until SIGTERM/SIGINT, then shut down gracefully."""
     url = resolve_database_url(settings)
     await _migrate_when_reachable(url)
-    size = settings.worker_concurrency + 4
-    pool = create_pool(url, settings.model_copy(update={
-        "pool_min_size": min(size, max(2, settings.worker_concurrency)), "pool_max_size": size}),
-        name="vitaltrust-worker")
+    pool = create_pool(url, worker_pool_settings(settings), name="vitaltrust-worker")
     await pool.open(wait=False)
     stats = StatsRecorder(pool, settings.stats_flush_seconds)
     stats.start()

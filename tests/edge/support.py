@@ -1,0 +1,54 @@
+"""Shared by the edge tests: what the database holds, and a signed-webhook setup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from psycopg import sql
+
+from tests.ingest.support import make_source
+from vitaltrust.db import Conn
+from vitaltrust.ingest.sources import link_account
+
+# counters and limiter state move with every request, accepted or not; they hold no input
+NOT_STORED_INPUT = ("schema_migrations", "rate_limit_state", "workers", "scheduler_tasks")
+TABLES = """
+SELECT tablename FROM pg_tables
+WHERE schemaname = 'public' AND tablename NOT LIKE '%%stats%%' AND tablename <> ALL(%s)
+ORDER BY tablename
+"""
+
+
+async def stored_rows(conn: Conn) -> dict[str, int]:
+    """Rows per table of everything a request could have stored."""
+    names = [r["tablename"] for r in await (await conn.execute(TABLES, (list(NOT_STORED_INPUT),))
+                                            ).fetchall()]
+    counts: dict[str, int] = {}
+    for name in names:
+        row = await (await conn.execute(
+            sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(name)))).fetchone()
+        assert row is not None
+        counts[name] = int(row["n"])
+    return counts
+
+
+def assert_problem(r: httpx.Response, *statuses: int) -> None:
+    assert r.status_code in statuses, (r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    assert r.headers.get("x-content-type-options") == "nosniff"
+    body = r.json()
+    assert body["status"] == r.status_code and body["detail"]
+
+
+@dataclass(frozen=True)
+class Webhook:
+    name: str
+    secret: str
+    account: str
+
+
+async def standard_webhook(conn: Conn, user_email: str) -> Webhook:
+    source, secret = await make_source(conn, "standard")
+    await link_account(conn, source_name=source.name, external_user_id="ext-1", email=user_email)
+    return Webhook(source.name, secret, "ext-1")
