@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
 from vitaltrust import __version__
+from vitaltrust.api_docs import install_api_docs
 from vitaltrust.config import Settings
 from vitaltrust.db import connect, create_pool, resolve_database_url
 from vitaltrust.edge import EdgeGuard
@@ -67,10 +68,11 @@ def create_app(settings: Settings, *, database_url: str | None = None,
             await pool.close()
 
     app = FastAPI(title="vitaltrust", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(EdgeGuard, max_body_bytes=settings.max_body_bytes)
+    install_api_docs(app)  # /docs from the pinned swagger-ui-bundle package, no CDN
 
     @app.get("/healthz", tags=["system"])
     async def healthz() -> dict[str, str]:
