@@ -1,8 +1,8 @@
 """`/docs`: Swagger UI served from this process (no CDN, no third-party script).
 
-The static files come from the pinned `swagger-ui-bundle` package (see pyproject.toml);
-they are mounted under /docs/static and the page is FastAPI's own Swagger UI page
-pointed at them.
+The static files come from the pinned `swagger-ui-bundle` package (see pyproject.toml),
+served by the shared /static mount (vitaltrust.web.static_files); the page is FastAPI's
+own Swagger UI page pointed at them.
 """
 
 from __future__ import annotations
@@ -10,18 +10,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 DOCS_URL = "/docs"
-STATIC_URL = "/docs/static"
+STATIC_URL = "/static"
 OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 
 
 def install_api_docs(app: FastAPI) -> None:
     """Call with `FastAPI(docs_url=None)`: this replaces FastAPI's CDN-based page."""
-    app.mount(STATIC_URL, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
-
     @app.get(DOCS_URL, include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(

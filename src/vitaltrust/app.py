@@ -23,6 +23,8 @@ from vitaltrust.monitoring.stats import StatsRecorder
 
 log = logging.getLogger(__name__)
 
+REQUEST_POOL_RECONNECT_SECONDS = 2.0
+
 
 def create_app(settings: Settings, *, database_url: str | None = None,
                run_worker: bool = False, run_migrations: bool = True) -> FastAPI:
@@ -38,7 +40,9 @@ def create_app(settings: Settings, *, database_url: str | None = None,
                 await migrate(conn)
             finally:
                 await conn.close()
-        pool = create_pool(url, settings, timeout=settings.request_db_wait_seconds)
+        # after an outage the request pool reconnects on demand, not after a long backoff
+        pool = create_pool(url, settings, timeout=settings.request_db_wait_seconds,
+                           reconnect_timeout=REQUEST_POOL_RECONNECT_SECONDS)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         app.state.stats = StatsRecorder(pool, settings.stats_flush_seconds)

@@ -56,12 +56,15 @@ async def connect(url: str, *, autocommit: bool = True) -> Conn:
 
 
 def create_pool(url: str, settings: Settings, *, name: str = "vitaltrust",
-                timeout: float | None = None) -> AsyncConnectionPool[Conn]:
+                timeout: float | None = None, reconnect_timeout: float = 300.0
+                ) -> AsyncConnectionPool[Conn]:
     """A pool of autocommit connections; transactions are explicit (see `transaction`).
 
     `timeout`: the longest wait for a connection (default: the workers' wait). Every
     checkout is checked first (an empty query), so a connection cut by a database restart
-    is replaced instead of failing the request.
+    is replaced instead of failing the request. `reconnect_timeout`: how long the pool
+    retries a lost connection (with growing pauses: 1, 2, 4, ... s) before it gives up and
+    connects again on the next demand; short, the pool notices a returned database soon.
     """
     return AsyncConnectionPool(
         url,
@@ -71,6 +74,7 @@ def create_pool(url: str, settings: Settings, *, name: str = "vitaltrust",
         connection_class=AsyncConnection[DictRow],
         check=AsyncConnectionPool.check_connection,
         timeout=timeout if timeout is not None else settings.worker_db_wait_seconds,
+        reconnect_timeout=reconnect_timeout,
         name=name,
         open=False,
     )

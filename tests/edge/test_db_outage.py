@@ -129,6 +129,16 @@ async def test_database_stop_drill(private_pg: Any, tmp_path: Path) -> None:  # 
             down = await rounds(client, "down", w, 6, 1000)
             await asyncio.to_thread(pg_start, private_pg)
             await asyncio.to_thread(wait_reachable, url)
+            returned = time.monotonic()
+            recovering: list[Answer] = []
+            while True:  # until the service says it is ready again (a load balancer's view)
+                answers = await fire(client, "recovering", w, 3000 + len(recovering))
+                recovering += answers
+                if any(a.name == "readyz" and a.status == 200 for a in answers):
+                    break
+                assert time.monotonic() - returned < 15, "not ready 15 s after PostgreSQL returned"
+                await asyncio.sleep(0.1)
+            recovery_seconds = time.monotonic() - returned
             back = await rounds(client, "back", w, 5, 2000)
     finally:
         code = stop(proc)
@@ -145,6 +155,11 @@ async def test_database_stop_drill(private_pg: Any, tmp_path: Path) -> None:  # 
             assert a.status == 503, a
             assert a.content_type.startswith("application/problem+json"), a
             assert a.retry_after is not None and int(a.retry_after) > 0, a
+    for a in recovering:  # still fast and honest while the pool reconnects
+        assert a.seconds < LIMIT_SECONDS, a
+        assert 200 <= a.status < 500 or (a.status == 503 and a.retry_after), a
+    print(f"ready again {recovery_seconds:.2f} s after PostgreSQL returned; "
+          f"{len(down)} answers while down, slowest {max(a.seconds for a in down):.2f} s")
     errors = [a for a in back if not 200 <= a.status < 500]
     assert not errors, (errors, log[-3000:])
     accepted = [a for a in back if a.name == "webhook"]

@@ -21,7 +21,7 @@ async def test_docs_page_loads_only_from_our_origin(app_client: httpx.AsyncClien
         r = await app_client.get(url)
         assert r.status_code == 200, url
         assert r.headers["x-content-type-options"] == "nosniff", url
-    script = await app_client.get("/docs/static/swagger-ui-bundle.js")
+    script = await app_client.get("/static/swagger-ui-bundle.js")
     assert script.headers["content-type"].split(";")[0] in ("text/javascript", "application/javascript")
     assert len(script.content) > 100_000  # the real bundle, not a stub
     assert (await app_client.get("/docs/oauth2-redirect")).status_code == 200
@@ -38,7 +38,7 @@ async def test_nosniff_on_json_problem_html_and_static(app_client: httpx.AsyncCl
         await app_client.get("/no-such-page"),                    # 404 problem+json
         await app_client.get("/login"),                           # HTML
         await app_client.get("/openapi.json"),
-        await app_client.get("/docs/static/swagger-ui.css"),      # static
+        await app_client.get("/static/swagger-ui.css"),      # static
     ]
     kinds = {r.headers["content-type"].split(";")[0] for r in responses}
     assert {"application/json", "application/problem+json", "text/html", "text/css"} <= kinds
