@@ -21,16 +21,15 @@ ORDER BY tablename
 
 
 async def stored_rows(conn: Conn) -> dict[str, int]:
-    """Rows per table of everything a request could have stored."""
+    """Rows per table of everything a request could have stored (one snapshot query)."""
     names = [r["tablename"] for r in await (await conn.execute(TABLES, (list(NOT_STORED_INPUT),))
                                             ).fetchall()]
-    counts: dict[str, int] = {}
-    for name in names:
-        row = await (await conn.execute(
-            sql.SQL("SELECT count(*) AS n FROM {}").format(sql.Identifier(name)))).fetchone()
-        assert row is not None
-        counts[name] = int(row["n"])
-    return counts
+    query = sql.SQL("SELECT {}").format(sql.SQL(", ").join(
+        sql.SQL("(SELECT count(*) FROM {}) AS {}").format(sql.Identifier(n), sql.Identifier(n))
+        for n in names))
+    row = await (await conn.execute(query)).fetchone()
+    assert row is not None
+    return {name: int(row[name]) for name in names}
 
 
 def assert_problem(r: httpx.Response, *statuses: int) -> None:

@@ -27,7 +27,7 @@ from vitaltrust.config import Settings
 from vitaltrust.db import connect
 from vitaltrust.ingest.sources import link_account
 
-FUZZ = settings(max_examples=160, derandomize=True, deadline=None, database=None,
+FUZZ = settings(max_examples=120, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # a rejected login is counted against the e-mail and address by design (throttling)
 LOGIN_BOOKKEEPING = frozenset({"login_throttle", "audit_log"})
@@ -102,32 +102,27 @@ def test_fuzz_edge_routes_never_5xx_and_refusals_store_nothing(
 
     async def send(target: str, body: Any, content_type: str, suffix: str,
                    extra: str) -> tuple[int, dict[str, int], dict[str, int], str]:
-        conn = await connect(db_url)
+        conn = world["conn"]
+        before = await stored_rows(conn)
+        content = encode(body, content_type)
+        headers = {"content-type": content_type, "x-fuzz": extra}
+        path = {"webhook": f"/webhooks/{world['source']}", "login": "/auth/login",
+                "tokens": "/auth/tokens", "samples": "/api/me/samples"}[target]
+        path += quote(suffix.encode("utf-8", "surrogatepass"), safe="")
+        if target == "webhook":
+            msg_id = f"msg_{uuid.uuid4().hex}"
+            now = datetime.now(UTC)
+            headers.update({"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+                            "webhook-signature": world["webhook"].sign(
+                                msg_id, now, content.decode())})
+        elif target != "login":
+            headers.update(world["auth"])
         try:
-            before = await stored_rows(conn)
-            content = encode(body, content_type)
-            headers = {"content-type": content_type, "x-fuzz": extra}
-            path = {"webhook": f"/webhooks/{world['source']}", "login": "/auth/login",
-                    "tokens": "/auth/tokens", "samples": "/api/me/samples"}[target]
-            path += quote(suffix.encode("utf-8", "surrogatepass"), safe="")
-            if target == "webhook":
-                msg_id = f"msg_{uuid.uuid4().hex}"
-                now = datetime.now(UTC)
-                headers.update({"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
-                                "webhook-signature": world["webhook"].sign(
-                                    msg_id, now, content.decode())})
-            elif target != "login":
-                headers.update(world["auth"])
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                try:
-                    r = await c.post(path, content=content, headers=headers)
-                except httpx.LocalProtocolError:  # a header httpx itself will not send
-                    return 400, before, before, ""
-            after = await stored_rows(conn)
-            return r.status_code, before, after, r.headers.get("content-type", "")
-        finally:
-            await conn.close()
+            r = await world["client"].post(path, content=content, headers=headers)
+        except httpx.LocalProtocolError:  # a header httpx itself will not send
+            return 400, before, before, ""
+        after = await stored_rows(conn)
+        return r.status_code, before, after, r.headers.get("content-type", "")
 
     @FUZZ
     @given(target=st.sampled_from(["webhook", "login", "tokens", "samples"]), body=bodies,
@@ -144,13 +139,24 @@ def test_fuzz_edge_routes_never_5xx_and_refusals_store_nothing(
                 changed -= LOGIN_BOOKKEEPING
             assert not changed, (target, status, changed)
 
+    async def open_client() -> None:
+        world["conn"] = await connect(db_url)
+        world["client"] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                            base_url="http://testserver")
+
+    async def close_client() -> None:
+        await world["client"].aclose()
+        await world["conn"].close()
+
     try:
         asyncio_runner.run(setup())
         lifespan = app.router.lifespan_context(app)
         asyncio_runner.run(lifespan.__aenter__())
+        asyncio_runner.run(open_client())
         try:
             one()
         finally:
+            asyncio_runner.run(close_client())
             asyncio_runner.run(lifespan.__aexit__(None, None, None))
     finally:
         asyncio_runner.close()
