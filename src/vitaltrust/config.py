@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(default=20, ge=1)
     # longest wait for a pooled connection on the request path: an unreachable database
     # answers 503 + Retry-After within about this long (workers wait longer, own pool)
-    request_db_wait_seconds: float = Field(default=1.5, gt=0, le=30)
+    request_db_wait_seconds: float = Field(default=1.0, gt=0, le=30)
     worker_db_wait_seconds: float = Field(default=30.0, gt=0)
 
     # --- HTTP -----------------------------------------------------------------------

@@ -146,7 +146,7 @@ async def test_database_stop_drill(private_pg: Any, tmp_path: Path) -> None:  # 
     assert code == 0, log[-3000:]
 
     assert up and all(200 <= a.status < 500 for a in up), [a for a in up if not 200 <= a.status < 500]
-    assert len(down) >= 3 * 7  # each round of 7 waits up to the 1.5 s pool bound
+    assert len(down) >= 3 * 7  # each round of 7 waits up to the 1 s pool bound
     for a in down:
         assert a.seconds < LIMIT_SECONDS, a
         if a.name == "healthz":
@@ -164,4 +164,5 @@ async def test_database_stop_drill(private_pg: Any, tmp_path: Path) -> None:  # 
     assert not errors, (errors, log[-3000:])
     accepted = [a for a in back if a.name == "webhook"]
     assert accepted and all(a.status == 202 for a in accepted), accepted
-    assert "Traceback" not in log, log[-3000:]
+    # background loops log their retries; no request may have ended in a 500 or an ASGI error
+    assert "unhandled error on" not in log and "Exception in ASGI application" not in log, log[-3000:]
