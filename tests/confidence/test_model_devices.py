@@ -47,6 +47,11 @@ def test_two_scale_models_in_one_source_conflict_and_the_later_received_wins() -
     [conflict] = conf.conflicts
     assert conflict.winner == new and conflict.loser == old and conflict.agrees is True
     assert component(conf, "A").score == 100
+    far = sample(84.0, t.replace(minute=10), model="Index S2",
+                 received=t + timedelta(hours=2))
+    conf = run([*daily([80.0] * 4, hours=30, model="Body+"), old, far])
+    [why] = component(conf, "A").reasons
+    assert why["message"].startswith("scale Index S2 84.0 kg vs scale Body+ 80.2 kg")
 
 
 def test_same_device_same_time_is_one_sample_the_later_delivery() -> None:
