@@ -23,17 +23,18 @@ GARMIN_NOW = datetime(2016, 1, 14, tzinfo=UTC)
 HR = {15: 77, 30: 72, 3180: 71, 3195: 67, 3210: 62, 3225: 65, 3240: 71, 3255: 81}
 
 
-def garmin_daily(duration: int, steps: int, resting: int | None, offsets: list[int]
-                 ) -> list[RawSample]:
-    end = START + timedelta(seconds=duration)
+def garmin_daily(duration: int, steps: int, resting: int | None, offsets: list[int],
+                 start: datetime = START, hr_coverage: bool = False) -> list[RawSample]:
+    end = start + timedelta(seconds=duration)
     day = dict(utc_offset_seconds=3600, local_date="2016-01-12", coverage_seconds=duration,
                device_type="watch")
     out = [RawSample("g", "steps", steps, "steps", end, sample_id="EXAMPLE_67892:steps", **day)]
     if resting is not None:
         out.append(RawSample("g", "resting_heart_rate", resting, "bpm", end,
                              sample_id="EXAMPLE_67892:resting_heart_rate", **day))
-    out += [RawSample("g", "heart_rate", HR[o], "bpm", START + timedelta(seconds=o),
+    out += [RawSample("g", "heart_rate", HR[o], "bpm", start + timedelta(seconds=o),
                       utc_offset_seconds=3600, device_type="watch",
+                      coverage_seconds=duration if hr_coverage else None,
                       sample_id=f"EXAMPLE_67892:heart_rate:{o}") for o in offsets]
     return out
 
@@ -127,6 +128,25 @@ async def test_garmin_partial_after_the_full_daily_changes_and_deletes_nothing(
         (0, "a fuller summary of 2016-01-12 is stored (86400 s covered); this one covers "
             "43200 s")]
     assert partial.stored == 2  # the two heart-rate samples, the same as stored
+
+
+async def test_a_partial_timed_differently_moves_none_of_the_fuller_summarys_samples(
+        conn: Conn) -> None:
+    # What deleted 6 heart-rate samples and the resting HR: their ids (summaryId + metric
+    # [+ offset]) are shared by every sync of the summary, so a partial timed differently
+    # "moved" them (the same id at another time replaced the row). A summary's samples
+    # carrying its coverage are outranked by the fuller stored summary instead.
+    user = await make_user(conn, "client")
+    source = await make_source(conn, "garmin-like3", "garmin")
+    await store(conn, user.user_id, source,
+                garmin_daily(86400, 3305, 64, sorted(HR), hr_coverage=True), now=GARMIN_NOW)
+    before = await rows(conn, SAMPLES, user.user_id)
+    shifted = garmin_daily(43200, 1500, 60, sorted(HR)[:6], start=START + timedelta(minutes=1),
+                           hr_coverage=True)
+    result = await store(conn, user.user_id, source, shifted, now=GARMIN_NOW)
+    assert await rows(conn, SAMPLES, user.user_id) == before
+    assert result.stored == 0 and len(result.rejections) == 8
+    assert all("a fuller summary of 2016-01-12 is stored" in r.reason for r in result.rejections)
 
 
 async def test_garmin_full_daily_after_the_partial_replaces_it(conn: Conn) -> None:
