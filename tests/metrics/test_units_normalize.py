@@ -79,6 +79,9 @@ def norm(sample: RawSample, tz: str = "UTC") -> NormalizedSample | Rejection:
     ({"value": 1e308, "unit": "lb"}, "is not a possible weight"),
     ({"metric": "sleep_duration", "value": 1e307, "unit": "h"}, "is not a possible sleep duration"),
     ({"coverage_seconds": -1}, "coverage_seconds -1 is not a number of seconds"),
+    ({"measured_at": datetime(2026, 11, 28, 7, 0), "utc_offset_seconds": 86400},
+     "utc offset 86400 is not a valid offset in seconds"),
+    ({"utc_offset_seconds": 10**9}, "utc offset 1000000000 is not a valid offset in seconds"),
 ])
 def test_rejections_carry_a_one_line_reason(kw: dict[str, object], reason: str) -> None:
     result = norm(raw(**kw))

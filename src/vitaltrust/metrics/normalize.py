@@ -76,21 +76,25 @@ def _measured_at(raw: RawSample, now: datetime) -> datetime:
         raise _Reject("missing measured_at")
     if not isinstance(at, datetime):
         raise _Reject(f"measured_at must be a timestamp, not {type(at).__name__}")
+    if at.tzinfo is None or at.utcoffset() is None:
+        if raw.utc_offset_seconds is None:
+            raise _Reject("measured_at has no time zone")
+        at = at.replace(tzinfo=timezone(timedelta(seconds=_offset(raw.utc_offset_seconds))))
     try:
-        if at.tzinfo is None or at.utcoffset() is None:
-            if raw.utc_offset_seconds is None:
-                raise _Reject("measured_at has no time zone")
-            at = at.replace(tzinfo=timezone(timedelta(seconds=raw.utc_offset_seconds)))
         at = at.astimezone(UTC)
-    except (OverflowError, ValueError, TypeError) as exc:
-        if isinstance(exc, _Reject):
-            raise
+    except (OverflowError, ValueError) as exc:
         raise _Reject("measured_at is out of range") from exc
     if at < EARLIEST:
         raise _Reject(f"measured_at {at.isoformat()} is before 1970")
     if at > now + MAX_FUTURE:
         raise _Reject(f"measured_at {at.isoformat()} is more than 1 day in the future")
     return at
+
+
+def _offset(offset: object) -> int:
+    if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > MAX_OFFSET_SECONDS:
+        raise _Reject(f"utc offset {offset!r} is not a valid offset in seconds")
+    return offset
 
 
 def _zone(time_zone: str) -> ZoneInfo:
@@ -114,11 +118,8 @@ def _provider_date(raw: RawSample, at: datetime) -> date:
 def _local_date(raw: RawSample, at: datetime, time_zone: str) -> date:
     if raw.local_date is not None:
         return _provider_date(raw, at)
-    offset = raw.utc_offset_seconds
-    if offset is not None:
-        if not isinstance(offset, int) or abs(offset) > MAX_OFFSET_SECONDS:
-            raise _Reject(f"utc offset {offset!r} is not a valid offset in seconds")
-        return (at + timedelta(seconds=offset)).date()
+    if raw.utc_offset_seconds is not None:
+        return (at + timedelta(seconds=_offset(raw.utc_offset_seconds))).date()
     if raw.measured_at is not None and raw.measured_at.tzinfo is not None \
             and raw.measured_at.utcoffset() != timedelta(0):
         # an explicit non-UTC offset in the timestamp is the sample's own local time
