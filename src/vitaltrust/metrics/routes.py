@@ -18,6 +18,7 @@ from vitaltrust.db import Conn
 from vitaltrust.errors import Problem
 from vitaltrust.http import DbConn
 from vitaltrust.metrics.catalog import get_spec
+from vitaltrust.metrics.normalize import MAX_OFFSET_SECONDS
 from vitaltrust.metrics.priorities import PriorityError, get_priority, set_priority
 from vitaltrust.metrics.read import metric_summaries, sample_series
 from vitaltrust.metrics.store import enqueue_recalculations, store_samples
@@ -27,7 +28,6 @@ router = APIRouter(tags=["metrics"])
 
 INCLUDES = frozenset({"conflicts", "flags"})
 MAX_DAYS = 90
-MAX_UTC_OFFSET = 14 * 3600  # UTC+14 (Kiribati) and UTC-12 are the extremes in use
 SELECT_MANUAL_SOURCE = "SELECT source_id FROM webhook_sources WHERE name = 'manual'"
 SELECT_IS_SANDBOX = "SELECT is_sandbox FROM users WHERE user_id = %s"
 SELECT_STORED = """
@@ -46,7 +46,7 @@ class ManualSample(BaseModel):
     measured_at: datetime | None = Field(
         default=None, description="With a UTC offset; defaults to now.")
     utc_offset_seconds: int | None = Field(
-        default=None, ge=-MAX_UTC_OFFSET, le=MAX_UTC_OFFSET,
+        default=None, ge=-MAX_OFFSET_SECONDS, le=MAX_OFFSET_SECONDS,
         description="Local offset, when measured_at is given without one.")
 
     @model_validator(mode="after")
