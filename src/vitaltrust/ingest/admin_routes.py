@@ -82,6 +82,7 @@ async def post_source(body: CreateSource, request: Request, conn: DbConn, settin
     except UserError as exc:
         raise Problem(422, str(exc)) from None
     generated = shown if body.secret is None else None
+    runtime(request.app).sources.forget(source.name)  # a cached "no such source"
     await record_audit(conn, principal, "ingest.source.create", f"source:{source.name}",
                        {"kind": source.kind, "secret_supplied": body.secret is not None}, "ok")
     return _secret_reply(source.name, source.kind, generated, _base(request, settings))
