@@ -34,13 +34,21 @@ class SourceCache:
         task = self._loading.get(name)
         if task is None:
             task = self._loading[name] = asyncio.create_task(self._load(name))
-            task.add_done_callback(lambda _: self._loading.pop(name, None))
+            task.add_done_callback(lambda done: self._loading.pop(name, None)
+                                   if self._loading.get(name) is done else None)
         return await asyncio.shield(task)
 
     async def _load(self, name: str) -> Source | None:
         async with self._pool.connection() as conn:
             source = await get_source(conn, name)
+        if self._loading.get(name) is not asyncio.current_task():
+            return source  # forgotten while loading: do not cache what may be stale
         if len(self._entries) > 10_000:  # unknown names must not grow this without bound
             self._entries.clear()
         self._entries[name] = (time.monotonic() + self.ttl, source)
         return source
+
+    def forget(self, name: str) -> None:
+        """Drop one entry (this process changed the source; others catch up within ttl)."""
+        self._entries.pop(name, None)
+        self._loading.pop(name, None)  # a lookup under way may predate the change
