@@ -59,6 +59,34 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     metrics_cache_seconds: float = Field(default=5.0, ge=0)
 
+    # --- alerts and outbound events (docs/alerts.md) --------------------------------
+    # Fernet key encrypting destination/subscription URLs and signing secrets at rest
+    # (`vitaltrust alerts keygen`); required before any destination or subscription is added.
+    outbound_secret_key: str | None = None
+    # base of links in alert messages (the dashboard is `<public_url>/admin`)
+    public_url: str = "http://127.0.0.1:8000"
+    # plain http:// targets are refused unless they are loopback addresses or this is set
+    outbound_allow_http: bool = False
+    outbound_max_attempts: int = Field(default=12, ge=1)
+    # API processes watch for "no live worker" / "leader missing" themselves
+    alert_watchdog: bool = True
+    alert_window_seconds: int = Field(default=3600, ge=60)
+    # a rule fires after its condition held this long, resolves after it cleared this long
+    alert_min_duration_seconds: float = Field(default=60.0, ge=0)
+    alert_resolve_seconds: float = Field(default=120.0, ge=0)
+    # "no live worker" / "leader missing": the API watchdog's rules (checked every
+    # scheduler interval; 10 s with the 15 s default fires on the second check)
+    alert_liveness_seconds: float = Field(default=10.0, ge=0)
+    # hysteresis: a firing value must come back this far (percent of the threshold) inside it
+    alert_hysteresis_pct: float = Field(default=10.0, ge=0, le=100)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "vitaltrust@localhost"
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+
     # --- retention ------------------------------------------------------------------
     job_retention_days: int = Field(default=7, ge=1)
     log_retention_days: int = Field(default=30, ge=1)
