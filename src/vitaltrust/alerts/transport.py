@@ -42,7 +42,7 @@ async def _read_limited(resp: httpx.Response, limit: int) -> bytes:
     return bytes(got)
 
 
-async def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float,
+async def post(url: str, body: bytes, headers: dict[str, str], *, limit_seconds: float,
                max_response_bytes: int) -> Outcome:
     t0 = time.perf_counter()
 
@@ -53,8 +53,8 @@ async def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float
 
     headers = {**headers, "user-agent": "vitaltrust-outbound/1"}
     try:
-        async with asyncio.timeout(timeout), httpx.AsyncClient(
-                follow_redirects=False, timeout=timeout, trust_env=False) as client:
+        async with asyncio.timeout(limit_seconds), httpx.AsyncClient(
+                follow_redirects=False, timeout=limit_seconds, trust_env=False) as client:
             target = url
             for _ in range(MAX_REDIRECTS + 1):
                 async with client.stream("POST", target, content=body, headers=headers) as resp:
@@ -71,7 +71,7 @@ async def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float
                     return done(False, code, f"HTTP {code}", _retry_after(resp))
             return done(False, code, f"more than {MAX_REDIRECTS} redirects")
     except TimeoutError:
-        return done(False, None, f"timed out after {timeout:g} s")
+        return done(False, None, f"timed out after {limit_seconds:g} s")
     except httpx.HTTPError as exc:
         return done(False, None, f"{type(exc).__name__}: {exc}")
 
@@ -105,14 +105,14 @@ def _send_smtp(settings: Settings, to: str, mail: Email, headers: dict[str, str]
 
 
 async def send_email(settings: Settings, to: str, mail: Email, headers: dict[str, str], *,
-                     timeout: float) -> Outcome:
+                     limit_seconds: float) -> Outcome:
     t0 = time.perf_counter()
     try:
-        async with asyncio.timeout(timeout):
-            await asyncio.to_thread(_send_smtp, settings, to, mail, headers, timeout)
+        async with asyncio.timeout(limit_seconds):
+            await asyncio.to_thread(_send_smtp, settings, to, mail, headers, limit_seconds)
     except TimeoutError:
         return Outcome(False, None, (time.perf_counter() - t0) * 1000,
-                       f"SMTP timed out after {timeout:g} s")
+                       f"SMTP timed out after {limit_seconds:g} s")
     except (OSError, smtplib.SMTPException, RuntimeError) as exc:
         return Outcome(False, None, (time.perf_counter() - t0) * 1000,
                        f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
