@@ -45,6 +45,12 @@ def create_app(settings: Settings, *, database_url: str | None = None,
             from vitaltrust.queue.service import start_worker
 
             worker = await start_worker(url, pool, settings, app.state.stats)
+        watchdog = None
+        if settings.alert_watchdog:
+            from vitaltrust.alerts.watchdog import Watchdog
+
+            watchdog = Watchdog(url, pool, settings)
+            watchdog.start()
         # Long-lived objects made at start-up (routes, pools, handlers) leave the collector's
         # view, and young collections run less often: fewer pauses in the request tail.
         gc.collect()
@@ -53,6 +59,8 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         try:
             yield
         finally:
+            if watchdog is not None:
+                await watchdog.stop()
             if worker is not None:
                 await worker.stop()
             await app.state.stats.stop()

@@ -80,9 +80,10 @@ class Settings(BaseSettings):
     # a rule fires after its condition held this long, resolves after it cleared this long
     alert_min_duration_seconds: float = Field(default=60.0, ge=0)
     alert_resolve_seconds: float = Field(default=120.0, ge=0)
-    # "no live worker" / "leader missing": the API watchdog's rules (checked every
-    # scheduler interval; 10 s with the 15 s default fires on the second check)
-    alert_liveness_seconds: float = Field(default=10.0, ge=0)
+    # "no live worker" / "leader missing" (checked every scheduler interval by the API
+    # watchdog and the leader) fire after holding this long; unset: half the scheduler
+    # interval, i.e. on the second consecutive check that sees it
+    alert_liveness_seconds: float | None = Field(default=None, ge=0)
     # hysteresis: a firing value must come back this far (percent of the threshold) inside it
     alert_hysteresis_pct: float = Field(default=10.0, ge=0, le=100)
     smtp_host: str | None = None

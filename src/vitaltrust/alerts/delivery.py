@@ -30,7 +30,7 @@ BACKOFF_CAP_SECONDS = 3600.0
 
 def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> float:
     """5 s, 10 s, 20 s ... capped at an hour; a receiver's Retry-After wins when longer."""
-    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempts_done - 1, 0))
+    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(attempts_done - 1, 0))
     return max(delay, retry_after or 0.0)
 
 

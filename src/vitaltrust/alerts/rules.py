@@ -14,7 +14,7 @@ success/share percentages), so a value hovering at the threshold cannot page twi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -87,36 +87,40 @@ def cleared(rule: Rule, obs: Observation, hysteresis_pct: float) -> bool:
     return obs.value >= obs.threshold + margin
 
 
+def _at(status: Status, since: datetime, fired_at: datetime | None, obs: Observation) -> State:
+    return State(status, since, fired_at, obs.value, obs.threshold, obs.message)
+
+
 def step(rule: Rule, prev: State | None, obs: Observation, now: datetime, timing: Timing
          ) -> tuple[State, Event | None]:
     """The rule's next state and the event to announce (if any)."""
-    seen = {"value": obs.value, "threshold": obs.threshold, "message": obs.message}
     if prev is None:
         prev = State("ok", now)
     status = prev.status
     held = (now - prev.since).total_seconds()
+    same = _at(prev.status, prev.since, prev.fired_at, obs)
     if status == "ok":
         if not obs.bad:
-            return replace(prev, **seen), None
+            return same, None
         if timing.fire_after <= 0:
-            return State("firing", now, now, **seen), "firing"
-        return State("pending", now, None, **seen), None
+            return _at("firing", now, now, obs), "firing"
+        return _at("pending", now, None, obs), None
     if status == "pending":
         if not obs.bad:
-            return State("ok", now, None, **seen), None
+            return _at("ok", now, None, obs), None
         if held >= timing.fire_after:
-            return State("firing", now, now, **seen), "firing"
-        return replace(prev, **seen), None
+            return _at("firing", now, now, obs), "firing"
+        return same, None
     is_clear = cleared(rule, obs, timing.hysteresis_pct)
     if status == "firing":
         if not is_clear:
-            return replace(prev, **seen), None
+            return same, None
         if timing.resolve_after <= 0:
-            return State("ok", now, None, **seen), "resolved"
-        return State("resolving", now, prev.fired_at, **seen), None
+            return _at("ok", now, None, obs), "resolved"
+        return _at("resolving", now, prev.fired_at, obs), None
     # resolving
     if not is_clear:
-        return State("firing", now, prev.fired_at, **seen), None
+        return _at("firing", now, prev.fired_at, obs), None
     if held >= timing.resolve_after:
-        return State("ok", now, None, **seen), "resolved"
-    return replace(prev, **seen), None
+        return _at("ok", now, None, obs), "resolved"
+    return same, None

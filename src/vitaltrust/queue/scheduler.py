@@ -57,6 +57,19 @@ def registered_tasks() -> dict[str, PeriodicTask]:
     return dict(_TASKS)
 
 
+# Work the leader does on EVERY tick, with the pool and settings (alert evaluation).
+TickHook = Callable[[AsyncConnectionPool[Conn], Settings, str], Awaitable[None]]
+_TICK_HOOKS: dict[str, TickHook] = {}
+
+
+def on_leader_tick(name: str) -> Callable[[TickHook], TickHook]:
+    def register(fn: TickHook) -> TickHook:
+        _TICK_HOOKS[name] = fn
+        return fn
+
+    return register
+
+
 # A rescued job keeps its run_at: it was due already, so it goes back to the head of the
 # queue instead of waiting behind everything enqueued since.
 RESCUE_EXPIRED = """
@@ -202,7 +215,15 @@ class Scheduler:
             await rescue_expired(conn)
             await conn.execute(DELETE_STALE_WORKERS, (self.worker_id,))
         await self.run_due_tasks()
+        await self.run_tick_hooks()
         return True
+
+    async def run_tick_hooks(self) -> None:
+        for name, hook in list(_TICK_HOOKS.items()):
+            try:
+                await hook(self.pool, self.settings, self.worker_id)
+            except Exception:
+                log.exception("leader tick hook %s failed", name)
 
     async def run_due_tasks(self) -> None:
         tasks = {**registered_tasks(), "queue.retention": retention_task(self.settings)}
