@@ -93,6 +93,7 @@ def create_app(settings: Settings, *, database_url: str | None = None,
 
 
 def _domain_routers() -> list[APIRouter]:
+    from vitaltrust.alerts.routes import router as alerts_router
     from vitaltrust.auth.routes import router as auth_router
     from vitaltrust.confidence.routes import router as confidence_router
     from vitaltrust.ingest.routes import router as ingest_router
@@ -102,4 +103,4 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-            web_router, selftest_router]
+            web_router, selftest_router, alerts_router]

@@ -59,13 +59,13 @@ async def add_destination(conn: Conn, settings: Settings, *, name: str, kind: st
     _limits(timeout_seconds, max_bytes)
     if kind not in KINDS:
         raise OutboundConfigError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
-    cipher = Cipher(settings.outbound_secret_key)
     if kind == "email":
         target = validate_email(target)
         hint = hint_email(target)
     else:
         target = validate_url(target, allow_http=settings.outbound_allow_http)
         hint = hint_url(target)
+    cipher = Cipher(settings.outbound_secret_key)
     secret = new_signing_secret() if kind == "webhook" else None
     row = await (await conn.execute(sql.INSERT_DESTINATION, {
         "name": name, "kind": kind, "target_enc": cipher.encrypt(target), "target_hint": hint,
@@ -85,8 +85,8 @@ async def add_subscription(conn: Conn, settings: Settings, *, name: str, url: st
     if unknown or not event_types:
         raise OutboundConfigError(f"unknown event type(s) {', '.join(unknown) or '(none given)'}: "
                                   f"choose from {', '.join(EVENT_TYPES)}")
-    cipher = Cipher(settings.outbound_secret_key)
     url = validate_url(url, allow_http=settings.outbound_allow_http)
+    cipher = Cipher(settings.outbound_secret_key)
     secret = new_signing_secret()
     row = await (await conn.execute(sql.INSERT_SUBSCRIPTION, {
         "name": name, "url_enc": cipher.encrypt(url), "url_hint": hint_url(url),
