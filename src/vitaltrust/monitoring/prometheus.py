@@ -115,6 +115,9 @@ async def collect_families(conn: Conn) -> list[Metric]:
                                "1 when a live worker holds the scheduler leadership.")
     leader.add_metric([], 1 if workers["leaders"] else 0)
     families += [alive, leader]
+    from vitaltrust.alerts.metrics import alert_families
+
+    families += await alert_families(conn)
     return families
 
 
