@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -34,6 +35,7 @@ class HttpReceiver:
     secret: str | None = None
     slack: bool = False
     status: int = 200
+    delay: float = 0.0  # seconds to wait after recording, before answering
     port: int = field(default_factory=free_port)
     received: list[Received] = field(default_factory=list)
     rejected: int = 0
@@ -53,6 +55,8 @@ class HttpReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 code = receiver.handle(body, {k.lower(): v for k, v in self.headers.items()})
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 self.send_response(code)
                 self.send_header("content-length", "2")
                 self.end_headers()
