@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,27 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_CAP_SECONDS = 3600.0
+# Deliveries this process sent successfully, remembered briefly: when the transaction that
+# recorded the success rolls back for another reason (the job runner reruns a whole batch
+# when one of its other jobs fails), the rerun records the success without sending again.
+# A crashed process forgets, and its successor sends again (same webhook-id).
+_SENT: OrderedDict[int, tuple[float, Outcome]] = OrderedDict()
+SENT_MEMORY = 10_000
+SENT_TTL_SECONDS = 600.0
+
+
+def _remember(delivery_id: int, outcome: Outcome) -> None:
+    _SENT[delivery_id] = (time.monotonic(), outcome)
+    _SENT.move_to_end(delivery_id)
+    while len(_SENT) > SENT_MEMORY:
+        _SENT.popitem(last=False)
+
+
+def _recalled(delivery_id: int) -> Outcome | None:
+    hit = _SENT.get(delivery_id)
+    if hit is None or time.monotonic() - hit[0] > SENT_TTL_SECONDS:
+        return None
+    return hit[1]
 
 
 def backoff_seconds(attempts_done: int, retry_after: float | None = None) -> float:
@@ -80,7 +102,9 @@ async def deliver_stream(conn: Conn, settings: Settings, stream: str, *, via: st
             return StreamResult(sent, failed)
         if not row["due"]:
             return StreamResult(sent, failed, retry_at=row["next_attempt_at"])
-        outcome = await send_one(settings, cipher, row)
+        outcome = _recalled(int(row["delivery_id"])) or await send_one(settings, cipher, row)
+        if outcome.ok:
+            _remember(int(row["delivery_id"]), outcome)
         attempts = int(row["attempts"]) + 1
         rec = await (await conn.execute(sql.RECORD_ATTEMPT, {
             "id": row["delivery_id"], "ok": outcome.ok, "code": outcome.status_code,
