@@ -86,7 +86,7 @@ async def test_level_changes_are_signed_events_and_no_change_sends_nothing(
     n = await (await conn.execute("SELECT count(*) AS n FROM outbound_events")).fetchone()
     assert n is not None and n["n"] == 1
     jobs = await (await conn.execute(
-        "SELECT payload, dedupe_key FROM background_jobs WHERE job_type = 'outbound_delivery'"
+        "SELECT payload, dedupe_key FROM background_jobs WHERE type = 'outbound_delivery'"
     )).fetchall()
     assert [j["dedupe_key"] for j in jobs] == [f"outbound:s:1:user:{user_id}:weight"]
     for days in (20, 40, 60):  # freshness decays: the level drops, step by step
@@ -170,3 +170,20 @@ async def test_unmatched_account_is_announced_once_per_account(
     await drain(conn, out_settings)
     assert [r.payload["data"]["external_user_id"] for r in receiver.received] == ["acc-9"]
     assert receiver.received[0].payload["data"]["source"] == "scale-co"
+
+
+async def test_a_success_rolled_back_with_its_batch_is_recorded_not_resent(
+        conn: Conn, out_settings: Settings, receiver: HttpReceiver) -> None:
+    await subscribe(conn, out_settings, receiver, "confidence.level_changed")
+    receiver.start()
+    user_id = await weights(conn)
+    await recalc(conn, user_id, NOW)
+    [row] = await (await conn.execute(PENDING_STREAMS)).fetchall()
+    with pytest.raises(RuntimeError):
+        async with conn.transaction():  # as when another job of the runner's batch fails
+            await deliver_stream(conn, out_settings, row["stream"], via="queue", by="test")
+            raise RuntimeError("another job failed")
+    await drain(conn, out_settings)
+    assert len(receiver.received) == 1
+    d = await (await conn.execute("SELECT status, attempts FROM outbound_deliveries")).fetchone()
+    assert d is not None and (d["status"], d["attempts"]) == ("delivered", 1)

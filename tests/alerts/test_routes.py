@@ -45,7 +45,7 @@ async def test_destination_lifecycle(admin_api: httpx.AsyncClient, conn: Conn) -
     assert [(d["event_type"], d["status"], d["is_test"]) for d in log["deliveries"]] == [
         ("alert.firing", "pending", True)]
     job = await (await conn.execute(
-        "SELECT dedupe_key FROM background_jobs WHERE job_type = 'outbound_delivery'")).fetchone()
+        "SELECT dedupe_key FROM background_jobs WHERE type = 'outbound_delivery'")).fetchone()
     assert job is not None and job["dedupe_key"] == "outbound:d:1"
     assert (await admin_api.delete("/api/admin/alerts/destinations/ops-hook")).status_code == 204
     assert (await admin_api.delete("/api/admin/alerts/destinations/ops-hook")).status_code == 404

@@ -31,20 +31,20 @@ BACKOFF_CAP_SECONDS = 3600.0
 # recorded the success rolls back for another reason (the job runner reruns a whole batch
 # when one of its other jobs fails), the rerun records the success without sending again.
 # A crashed process forgets, and its successor sends again (same webhook-id).
-_SENT: OrderedDict[int, tuple[float, Outcome]] = OrderedDict()
+_SENT: OrderedDict[tuple[int, str], tuple[float, Outcome]] = OrderedDict()
 SENT_MEMORY = 10_000
 SENT_TTL_SECONDS = 600.0
 
 
-def _remember(delivery_id: int, outcome: Outcome) -> None:
-    _SENT[delivery_id] = (time.monotonic(), outcome)
-    _SENT.move_to_end(delivery_id)
+def _remember(key: tuple[int, str], outcome: Outcome) -> None:
+    _SENT[key] = (time.monotonic(), outcome)
+    _SENT.move_to_end(key)
     while len(_SENT) > SENT_MEMORY:
         _SENT.popitem(last=False)
 
 
-def _recalled(delivery_id: int) -> Outcome | None:
-    hit = _SENT.get(delivery_id)
+def _recalled(key: tuple[int, str]) -> Outcome | None:
+    hit = _SENT.get(key)
     if hit is None or time.monotonic() - hit[0] > SENT_TTL_SECONDS:
         return None
     return hit[1]
@@ -102,9 +102,10 @@ async def deliver_stream(conn: Conn, settings: Settings, stream: str, *, via: st
             return StreamResult(sent, failed)
         if not row["due"]:
             return StreamResult(sent, failed, retry_at=row["next_attempt_at"])
-        outcome = _recalled(int(row["delivery_id"])) or await send_one(settings, cipher, row)
+        key = (int(row["delivery_id"]), str(row["webhook_id"]))  # ids are per database
+        outcome = _recalled(key) or await send_one(settings, cipher, row)
         if outcome.ok:
-            _remember(int(row["delivery_id"]), outcome)
+            _remember(key, outcome)
         attempts = int(row["attempts"]) + 1
         rec = await (await conn.execute(sql.RECORD_ATTEMPT, {
             "id": row["delivery_id"], "ok": outcome.ok, "code": outcome.status_code,

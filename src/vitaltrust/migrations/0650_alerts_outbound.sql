@@ -118,7 +118,7 @@ CREATE TABLE outbound_unmatched_seen (
 -- so a worker cannot run it before these deliveries are visible).
 CREATE FUNCTION outbound_enqueue_streams(p_streams text[]) RETURNS void
 LANGUAGE sql AS $$
-    INSERT INTO background_jobs (job_type, payload, dedupe_key, max_attempts)
+    INSERT INTO background_jobs (type, payload, dedupe_key, max_attempts)
     SELECT 'outbound_delivery', jsonb_build_object('stream', s), 'outbound:' || s, 1000
     FROM (SELECT DISTINCT unnest(p_streams) AS s) x
     ORDER BY 3
