@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from vitaltrust.alerts import sql
@@ -22,7 +21,8 @@ from vitaltrust.alerts.delivery import deliver_stream
 from vitaltrust.alerts.evaluate import evaluate
 from vitaltrust.alerts.rules import RULES
 from vitaltrust.config import Settings
-from vitaltrust.db import Conn, connect, transaction
+from vitaltrust.db import Conn, transaction
+from vitaltrust.queue.scheduler import SessionLeader
 
 log = logging.getLogger(__name__)
 
@@ -30,35 +30,17 @@ WATCHDOG_LOCK_KEY = 7_240_003  # 7_240_001 migrations, 7_240_002 the scheduler l
 LIVENESS_RULES = tuple(r for r in RULES if r.liveness)
 
 
-class Watchdog:
+class Watchdog(SessionLeader):
     def __init__(self, url: str, pool: AsyncConnectionPool[Conn], settings: Settings) -> None:
-        self.url = url
+        self.name = f"api:{socket.gethostname()}:{os.getpid()}"
+        super().__init__(url, WATCHDOG_LOCK_KEY, f"API process {self.name}", "alert watchdog")
         self.pool = pool
         self.settings = settings
-        self.name = f"api:{socket.gethostname()}:{os.getpid()}"
-        self.is_leader = False
-        self._conn: Conn | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def _lead(self) -> bool:
-        if self._conn is None or self._conn.closed:
-            self.is_leader = False
-            self._conn = await connect(self.url)
-        if self.is_leader:
-            await self._conn.execute("SELECT 1")
-            return True
-        row = await (await self._conn.execute("SELECT pg_try_advisory_lock(%s) AS got",
-                                              (WATCHDOG_LOCK_KEY,))).fetchone()
-        self.is_leader = bool(row and row["got"])
-        return self.is_leader
-
     async def tick(self) -> bool:
-        try:
-            if not await self._lead():
-                return False
-        except psycopg.Error:
-            await self._drop()
-            raise
+        if not await self.leads():
+            return False
         async with transaction(self.pool) as conn:
             for t in await evaluate(conn, self.settings, by=self.name, rules=LIVENESS_RULES):
                 log.warning("alert %s: %s (watchdog)", t.rule, t.event)
@@ -84,16 +66,9 @@ class Watchdog:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="alert-watchdog")
 
-    async def _drop(self) -> None:
-        self.is_leader = False
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(Exception):
-                await conn.close()
-
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        await self._drop()
+        await self._resign()
