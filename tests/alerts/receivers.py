@@ -57,10 +57,13 @@ class HttpReceiver:
                 code = receiver.handle(body, {k.lower(): v for k, v in self.headers.items()})
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                self.send_response(code)
-                self.send_header("content-length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(code)
+                    self.send_header("content-length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the sender is gone (the SIGKILL drill)
+                    pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
