@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
             try:
                 return fn(*args, **kwargs)
             except (OutboundConfigError, LookupError) as exc:
-                fail(str(exc).strip("'\""))
+                fail(str(exc))
             raise AssertionError("unreachable")
 
         return friendly_errors(wrapper)

@@ -49,7 +49,7 @@ def _bad(exc: OutboundConfigError) -> Problem:
 
 
 def _missing(exc: LookupError) -> Problem:
-    return Problem(404, str(exc).strip("'\""))
+    return Problem(404, str(exc))
 
 
 @router.get("/api/admin/alerts", tags=TAGS)
