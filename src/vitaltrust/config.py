@@ -72,8 +72,6 @@ class Settings(BaseSettings):
     # Fernet key encrypting destination/subscription URLs and signing secrets at rest
     # (`vitaltrust alerts keygen`); required before any destination or subscription is added.
     outbound_secret_key: str | None = None
-    # base of links in alert messages (the dashboard is `<public_url>/admin`)
-    public_url: str = "http://127.0.0.1:8000"
     # plain http:// targets are refused unless they are loopback addresses or this is set
     outbound_allow_http: bool = False
     outbound_max_attempts: int = Field(default=12, ge=1)

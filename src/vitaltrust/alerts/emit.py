@@ -8,7 +8,7 @@ from typing import Any
 
 from vitaltrust.alerts import sql
 from vitaltrust.alerts.rules import Rule, State
-from vitaltrust.config import Settings
+from vitaltrust.config import Settings, public_base_url
 from vitaltrust.db import Conn
 
 
@@ -20,7 +20,7 @@ def alert_payload(rule: Rule, event: str, state: State, at: datetime, settings: 
         "message": state.message,
         "fired_at": state.fired_at.isoformat() if state.fired_at else None,
         "resolved_at": at.isoformat() if event == "resolved" else None,
-        "dashboard_url": settings.public_url.rstrip("/") + "/admin",
+        "dashboard_url": public_base_url(settings) + "/admin",
     }
     if test:
         data["test"] = True
