@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     rate_limit_enabled: bool = True
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
     stats_flush_seconds: float = Field(default=1.0, gt=0)
+    # a delivery that only links to its payload (Terra `s3_payload`): the processing job
+    # downloads it; https only unless relaxed (tests serve it from 127.0.0.1)
+    linked_payload_https_only: bool = True
+    linked_payload_timeout_seconds: float = Field(default=20.0, gt=0)
+    linked_payload_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     # --- queue ----------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, ge=1)
