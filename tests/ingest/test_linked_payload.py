@@ -30,7 +30,7 @@ ROUTES: dict[str, tuple[int, bytes]] = {
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         status, body = ROUTES.get(self.path.split("?")[0], (404, b"missing"))
         self.send_response(status)
         self.send_header("content-type", "application/json")

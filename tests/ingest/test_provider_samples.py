@@ -12,8 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.ingest.fixtures import garmin, junction, terra
-from vitaltrust.ingest.adapters import adapt_garmin, adapt_junction, adapt_terra
-from vitaltrust.ingest.adapters import linked_payload_url
+from vitaltrust.ingest.adapters import adapt_garmin, adapt_junction, adapt_terra, linked_payload_url
 from vitaltrust.metrics.types import AdapterResult, RawSample
 
 
