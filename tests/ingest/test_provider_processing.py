@@ -150,23 +150,31 @@ async def test_garmin_ping_needs_pull_counted_and_logged(
     assert (await event(conn, e["id"]))["status"] == "needs_pull"
 
 
-@pytest.mark.parametrize("order", ["full_then_partial", "partial_then_full"])
-async def test_garmin_daily_partial_and_full_in_both_orders(
-        app_client: httpx.AsyncClient, conn: Conn, settings: Settings, order: str,
-        request: pytest.FixtureRequest) -> None:
-    if order == "full_then_partial":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="needs sample-integrity branch: a shorter partial must not "
-                                "overwrite the fuller daily (metrics/store.py)"))
-    user_id, source_id = await linked_user(conn, "garmin", garmin.USER)
-    first, second = ((garmin.DAILIES, garmin.DAILY_PARTIAL) if order == "full_then_partial"
-                     else (garmin.DAILY_PARTIAL, garmin.DAILIES))
-    for payload in (first, second):
+NEEDS_STORE = pytest.mark.xfail(
+    strict=True, reason="needs sample-integrity branch: a shorter partial must not overwrite "
+                        "the fuller daily (metrics/store.py)")
+DAILY_CASES = [
+    ("garmin", garmin.USER, garmin.DAILIES, garmin.DAILY_PARTIAL,
+     {"steps": [(4210, "steps", "2016-01-11"), (3305, "steps", "2016-01-12")],
+      "resting_heart_rate": [(64, "bpm", "2016-01-12")]}),
+    ("terra", terra.ACCOUNT, terra.DAILY, terra.DAILY_PARTIAL,
+     {"steps": [(11894, "steps", "2026-07-01")]}),
+]
+
+
+@pytest.mark.parametrize("full_first", [pytest.param(True, marks=NEEDS_STORE), False],
+                         ids=["full_then_partial", "partial_then_full"])
+@pytest.mark.parametrize(("kind", "account", "full", "partial", "expected"), DAILY_CASES,
+                         ids=["garmin", "terra"])
+async def test_daily_partial_and_full_in_both_orders(
+        app_client: httpx.AsyncClient, conn: Conn, settings: Settings, kind: str, account: str,
+        full: dict[str, Any], partial: dict[str, Any], expected: dict[str, Any],
+        full_first: bool) -> None:
+    user_id, source_id = await linked_user(conn, kind, account)
+    for payload in ((full, partial) if full_first else (partial, full)):
         assert (await run(app_client, settings, conn, source_id, payload))["status"] == "processed"
     found = await rows(conn, user_id)
-    assert table(found, "steps") == [(4210, "steps", "2016-01-11"), (3305, "steps", "2016-01-12")]
-    assert table(found, "resting_heart_rate") == [(64, "bpm", "2016-01-12")]
-    assert len(table(found, "heart_rate")) == 16
+    assert {metric: table(found, metric) for metric in expected} == expected
 
 
 # --- Terra -------------------------------------------------------------------------------
@@ -198,22 +206,6 @@ async def test_terra_omron_weight_is_stored_as_a_scale_reading(
     assert e["status"] == "processed"
     got = {r["metric"]: (r["device_type"], r["device_model"]) for r in await rows(conn, user_id)}
     assert got["weight"] == ("scale", "VIVA") and got["blood_pressure_systolic"][0] == "bp_cuff"
-
-
-@pytest.mark.parametrize("order", ["full_then_partial", "partial_then_full"])
-async def test_terra_daily_partial_and_full_in_both_orders(
-        app_client: httpx.AsyncClient, conn: Conn, settings: Settings, order: str,
-        request: pytest.FixtureRequest) -> None:
-    if order == "full_then_partial":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="needs sample-integrity branch: a shorter partial must not "
-                                "overwrite the fuller daily (metrics/store.py)"))
-    user_id, source_id = await linked_user(conn, "terra", terra.ACCOUNT)
-    first, second = ((terra.DAILY, terra.DAILY_PARTIAL) if order == "full_then_partial"
-                     else (terra.DAILY_PARTIAL, terra.DAILY))
-    for payload in (first, second):
-        assert (await run(app_client, settings, conn, source_id, payload))["status"] == "processed"
-    assert table(await rows(conn, user_id), "steps") == [(11894, "steps", "2026-07-01")]
 
 
 async def test_terra_lifecycle_events_store_nothing(
