@@ -10,10 +10,14 @@ import copy
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.ingest.fixtures import garmin, junction, terra
 from vitaltrust.ingest.adapters import adapt_garmin, adapt_junction, adapt_terra, linked_payload_url
+from vitaltrust.ingest.adapters.common import number
 from vitaltrust.metrics.types import AdapterResult, RawSample
+from vitaltrust.metrics.units import to_canonical
 
 
 def of(result: AdapterResult, metric: str) -> list[RawSample]:
@@ -222,3 +226,27 @@ def test_junction_notifications_carry_no_samples() -> None:
         assert r.notification_only and not r.samples and r.account_ids == {junction.ACCOUNT}
     glucose = adapt_junction({**junction.BLOOD_PRESSURE, "event_type": "daily.data.glucose.created"})
     assert glucose.notification_only and "glucose" in glucose.ignored[0]
+
+
+# --- shapes shared by all adapters ---------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "unit", "canonical", "expected"), [
+    (61.5, "rmssd", "ms", 61.5), (45.5, "SDNN", "ms", 45.5), (30, "perc", "%", 30),
+    (97, "percentage", "%", 97), (56, "beats per minute", "bpm", 56),
+    (125, "mm[Hg]", "mmHg", 125), (75450, "g", "kg", 75.45), (12, "count", "steps", 12),
+    (480, "min", "s", 28800), (48, "mL/kg/min", "mL/kg/min", 48),
+])
+def test_documented_unit_spellings(value: float, unit: str, canonical: str,
+                                   expected: float) -> None:
+    assert to_canonical(value, unit, canonical) == pytest.approx(expected)
+
+
+def test_numbers_sent_as_text_are_numbers_and_other_text_is_left_for_rejection() -> None:
+    assert (number("125"), number(" 12.5 "), number("-3")) == (125, 12.5, -3)
+    assert number("eighty") == "eighty" and number(True) is True and number(None) is None
+
+
+@given(st.text(max_size=30))
+def test_number_never_raises_on_any_text(raw: str) -> None:
+    out = number(raw)
+    assert out == raw or isinstance(out, int | float)
