@@ -107,7 +107,7 @@ async def test_download_failure_is_retried_not_failed(
         assert (await event(conn, event_id))["status"] == "received"
     jobs = await (await conn.execute(
         "SELECT status, attempts, last_error FROM background_jobs "
-        "WHERE job_type = 'webhook_processing' ORDER BY id")).fetchall()
+        "WHERE type = 'webhook_processing' ORDER BY id")).fetchall()
     assert [(j["status"], j["attempts"]) for j in jobs] == [("pending", 1), ("pending", 1)], jobs
     assert "could not be downloaded" in jobs[0]["last_error"]
     assert "answered HTTP 403" in jobs[1]["last_error"]
