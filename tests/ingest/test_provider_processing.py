@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import make_user
 from tests.ingest.fixtures import garmin, junction, terra
-from tests.ingest.support import make_source
+from tests.ingest.support import make_source, terra_headers
 from tests.ingest.test_processing_job import drain, event
 from vitaltrust.config import Settings
 from vitaltrust.db import Conn
@@ -265,3 +267,35 @@ async def test_standard_numeric_strings_and_unit_synonyms(
     assert table(found, "weight") == [(80.2, "kg", "2026-11-28")]
     assert table(found, "hrv_sdnn") == [(52, "sdnn", "2026-11-28")]
     assert table(found, "body_fat") == [(21.5, "perc", "2026-11-28")]
+
+
+# --- over HTTP, signed as the providers sign ----------------------------------------------
+
+async def test_signed_deliveries_of_published_samples_end_to_end(
+        app_client: httpx.AsyncClient, conn: Conn, settings: Settings) -> None:
+    """Junction (Svix, signed by the official standardwebhooks package) and Terra
+    (terra-signature) deliveries through the webhook route, the queue and the job."""
+    user = await make_user(conn, "client")
+    j_source, j_secret = await make_source(conn, "junction")
+    t_source, t_secret = await make_source(conn, "terra")
+    await link_account(conn, source_name=j_source.name, external_user_id=junction.ACCOUNT,
+                       email=user.email)
+    await link_account(conn, source_name=t_source.name, external_user_id=terra.ACCOUNT,
+                       email=user.email)
+    body = json.dumps(junction.BLOOD_PRESSURE).encode()
+    now = datetime.now(UTC)
+    signature = Webhook(j_secret).sign("msg_bp_1", now, body.decode())
+    r = await app_client.post(f"/webhooks/{j_source.name}", content=body, headers={
+        "svix-id": "msg_bp_1", "svix-timestamp": str(int(now.timestamp())),
+        "svix-signature": signature, "content-type": "application/json"})
+    assert r.is_success, r.text
+    body = json.dumps(terra.SLEEP_FULL).encode()
+    r = await app_client.post(f"/webhooks/{t_source.name}", content=body,
+                              headers=terra_headers(t_secret, body))
+    assert r.is_success, r.text
+    await drain(app_client, settings)
+    found = await rows(conn, user.user_id)
+    assert table(found, "blood_pressure_systolic") == [(125, "mmHg", "2023-05-26")]
+    assert table(found, "blood_pressure_diastolic") == [(75, "mmHg", "2023-05-26")]
+    assert table(found, "hrv_rmssd") == [(35.2, "ms", "2026-07-01")]
+    assert table(found, "sleep_duration") == [(25200, "s", "2026-07-01")]
