@@ -14,7 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.ingest.fixtures import garmin, junction, terra
-from vitaltrust.ingest.adapters import adapt_garmin, adapt_junction, adapt_terra, linked_payload_url
+from vitaltrust.ingest.adapters import (
+    adapt_garmin,
+    adapt_junction,
+    adapt_standard,
+    adapt_terra,
+    linked_payload_url,
+)
 from vitaltrust.ingest.adapters.common import number
 from vitaltrust.metrics.types import AdapterResult, RawSample
 from vitaltrust.metrics.units import to_canonical
@@ -250,3 +256,24 @@ def test_numbers_sent_as_text_are_numbers_and_other_text_is_left_for_rejection()
 def test_number_never_raises_on_any_text(raw: str) -> None:
     out = number(raw)
     assert out == raw or isinstance(out, int | float)
+
+
+def test_standard_body_in_the_standard_webhooks_payload_structure() -> None:
+    # the Standard Webhooks spec's recommended structure {type, timestamp, data}
+    # (github.com/standard-webhooks/standard-webhooks, spec/standard-webhooks.md, "Payload
+    # structure"), carrying our native body in `data`
+    sample = {"metric": "weight", "value": 80.2, "unit": "kg",
+              "measured_at": "2026-11-28T07:02:00+01:00",
+              "device": {"type": "scale", "model": "Body+"}}
+    r = adapt_standard({"type": "samples", "timestamp": "2026-11-28T06:03:00Z",
+                        "data": {"user": "ext-1", "samples": [sample]}})
+    assert [(s.metric, s.value, s.unit, s.device_type) for s in r.samples] == [
+        ("weight", 80.2, "kg", "scale")] and r.account_ids == {"ext-1"}
+    # the spec's own example event ("Full payload") is a notification without samples
+    other = adapt_standard({"type": "contact.created", "timestamp": "2022-11-03T20:26:10.344522Z",
+                            "data": {"id": "1f81eb52-5198-4599-803e-771906343485",
+                                     "type": "contact", "fullName": "John Smith",
+                                     "address": "800 W NASA Pkwy, Webster, TX 77598, USA",
+                                     "phoneNumber": "(281) 332-2575",
+                                     "birthday": "1980-04-19", "occupation": "Engineer, ACME"}})
+    assert other.notification_only and not other.samples
