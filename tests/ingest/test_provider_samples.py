@@ -277,3 +277,11 @@ def test_standard_body_in_the_standard_webhooks_payload_structure() -> None:
                                      "phoneNumber": "(281) 332-2575",
                                      "birthday": "1980-04-19", "occupation": "Engineer, ACME"}})
     assert other.notification_only and not other.samples
+
+
+def test_terra_heart_data_is_read_under_either_published_key() -> None:
+    # Daily/Sleep publish `heart_rate_data`, Body `heart_data.heart_rate_data`
+    payload = copy.deepcopy(terra.DAILY)
+    payload["data"][0]["heart_data"] = {"heart_rate_data": {"summary": {"resting_hr_bpm": 58}}}
+    resting, = of(adapt_terra(payload), "resting_heart_rate")
+    assert (resting.value, resting.local_date) == (58, "2026-07-01")

@@ -79,7 +79,11 @@ class _Entry:
         self.out.add(self.user, metric, value, unit, at,
                      device_type=device_for(metric, self.device), device_model=self.model)
 
-    def heart(self, hr: dict[str, Any], at: Any) -> None:
+    def heart(self, at: Any) -> None:
+        """Heart data: `heart_rate_data` (daily, sleep) or `heart_data.heart_rate_data`
+        (body); either is read wherever it appears."""
+        hr = (as_dict(self.entry.get("heart_rate_data"))
+              or as_dict(as_dict(self.entry.get("heart_data")).get("heart_rate_data")))
         summary = as_dict(hr.get("summary"))
         for field, metric, unit in HR_SUMMARY:
             self.value(metric, summary.get(field), unit, at)
@@ -111,7 +115,7 @@ def _body(e: _Entry) -> None:
                       device_type="bp_cuff", device_model=e.model, sample_id=f"bp:{when}:sys")
             e.out.add(e.user, "blood_pressure_diastolic", bp.get("diastolic_bp"), "mmHg", when,
                       device_type="bp_cuff", device_model=e.model, sample_id=f"bp:{when}:dia")
-    e.heart(as_dict(as_dict(e.entry.get("heart_data")).get("heart_rate_data")), at)
+    e.heart(at)
     oxygen = as_dict(e.entry.get("oxygen_data"))
     e.oxygen(oxygen.get("saturation_samples"), oxygen.get("avg_saturation_percentage"), at)
     e.value("vo2max", oxygen.get("vo2max_ml_per_min_per_kg"), "mL/kg/min", at)
@@ -120,7 +124,7 @@ def _body(e: _Entry) -> None:
 def _daily(e: _Entry) -> None:
     at = e.start  # stable while the day's totals grow
     e.value("steps", as_dict(e.entry.get("distance_data")).get("steps"), "steps", at)
-    e.heart(as_dict(e.entry.get("heart_rate_data")), at)
+    e.heart(at)
     oxygen = as_dict(e.entry.get("oxygen_data"))
     e.oxygen(oxygen.get("saturation_samples"), oxygen.get("avg_saturation_percentage"), at)
     e.value("vo2max", oxygen.get("vo2max_ml_per_min_per_kg"), "mL/kg/min", at)
@@ -130,7 +134,7 @@ def _sleep(e: _Entry) -> None:
     at = e.end
     asleep = as_dict(as_dict(e.entry.get("sleep_durations_data")).get("asleep"))
     e.value("sleep_duration", asleep.get("duration_asleep_state_seconds"), "s", at)
-    e.heart(as_dict(e.entry.get("heart_rate_data")), at)
+    e.heart(at)
     saturation = as_dict(as_dict(e.entry.get("respiration_data")).get("oxygen_saturation_data"))
     e.oxygen(saturation.get("samples"), saturation.get("avg_saturation_percentage"), at)
 
