@@ -152,9 +152,6 @@ async def test_garmin_ping_needs_pull_counted_and_logged(
     assert (await event(conn, e["id"]))["status"] == "needs_pull"
 
 
-NEEDS_STORE = pytest.mark.xfail(
-    strict=True, reason="needs sample-integrity branch: a shorter partial must not overwrite "
-                        "the fuller daily (metrics/store.py)")
 DAILY_CASES = [
     ("garmin", garmin.USER, garmin.DAILIES, garmin.DAILY_PARTIAL,
      {"steps": [(4210, "steps", "2016-01-11"), (3305, "steps", "2016-01-12")],
@@ -164,7 +161,7 @@ DAILY_CASES = [
 ]
 
 
-@pytest.mark.parametrize("full_first", [pytest.param(True, marks=NEEDS_STORE), False],
+@pytest.mark.parametrize("full_first", [True, False],
                          ids=["full_then_partial", "partial_then_full"])
 @pytest.mark.parametrize(("kind", "account", "full", "partial", "expected"), DAILY_CASES,
                          ids=["garmin", "terra"])
