@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from tests.alerts.receivers import HttpReceiver
 from tests.conftest import make_user
+from tests.ingest.support import make_source as make_ingest_source
+from tests.ingest.support import native_body, standard_headers
 from tests.metrics.helpers import make_source, raw, store
 from vitaltrust.alerts import store as alerts_store
 from vitaltrust.alerts.delivery import deliver_stream
@@ -17,6 +20,7 @@ from vitaltrust.alerts.secrets import new_key
 from vitaltrust.confidence.jobs import recalculate_pairs
 from vitaltrust.config import Settings
 from vitaltrust.db import Conn
+from vitaltrust.ingest.jobs import process_event
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 PENDING_STREAMS = "SELECT DISTINCT stream FROM outbound_deliveries WHERE status = 'pending' ORDER BY 1"
@@ -153,23 +157,22 @@ async def test_replay_resends_the_same_webhook_id(
 
 
 async def test_unmatched_account_is_announced_once_per_account(
-        conn: Conn, out_settings: Settings, receiver: HttpReceiver) -> None:
+        conn: Conn, out_settings: Settings, receiver: HttpReceiver,
+        app_client: httpx.AsyncClient) -> None:
     await subscribe(conn, out_settings, receiver, "webhook.unmatched_account")
     receiver.start()
-    src = await make_source(conn, "scale-co")
-    for event_id in ("e1", "e2"):
-        await conn.execute(
-            "INSERT INTO webhook_events (source_id, event_id, body_sha256, body) "
-            "VALUES (%s, %s, sha256(%s::bytea), %s::bytea)", (src, event_id, b"{}", b"{}"))
-        await conn.execute(
-            "UPDATE webhook_events SET status = 'unmatched', rejections = %s::jsonb "
-            "WHERE event_id = %s",
-            ('[{"reason": "no user is linked to account \'acc-9\' (2 samples)", '
-             '"external_user_id": "acc-9"}, {"index": 0, "reason": "bad", "metric": "weight", '
-             '"external_user_id": "acc-1"}]', event_id))
+    source, secret = await make_ingest_source(conn)
+    for user in ("stranger", "stranger", "other-stranger"):  # real signed deliveries
+        body = native_body(user=user)
+        r = await app_client.post(f"/webhooks/{source.name}", content=body,
+                                  headers=standard_headers(secret, body))
+        assert r.status_code == 202, r.text
+        async with conn.transaction():
+            assert await process_event(conn, int(r.json()["webhook_event_id"])) == "unmatched"
     await drain(conn, out_settings)
-    assert [r.payload["data"]["external_user_id"] for r in receiver.received] == ["acc-9"]
-    assert receiver.received[0].payload["data"]["source"] == "scale-co"
+    got = [r.payload["data"] for r in receiver.received]
+    assert [(g["source"], g["external_user_id"]) for g in got] == [
+        (source.name, "stranger"), (source.name, "other-stranger")]
 
 
 async def test_a_success_rolled_back_with_its_batch_is_recorded_not_resent(
