@@ -11,8 +11,10 @@ from tests.ingest.support import make_source
 from vitaltrust.db import Conn
 from vitaltrust.ingest.sources import link_account
 
-# counters and limiter state move with every request, accepted or not; they hold no input
-NOT_STORED_INPUT = ("schema_migrations", "rate_limit_state", "workers", "scheduler_tasks")
+# counters, limiter state and the alert watchdog's own bookkeeping move on their own,
+# whatever the requests; they hold no request input
+NOT_STORED_INPUT = ("schema_migrations", "rate_limit_state", "workers", "scheduler_tasks",
+                    "alert_states", "alert_history")
 TABLES = """
 SELECT tablename FROM pg_tables
 WHERE schemaname = 'public' AND tablename NOT LIKE '%%stats%%' AND tablename <> ALL(%s)
