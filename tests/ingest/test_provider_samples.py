@@ -226,6 +226,20 @@ def test_junction_sleep_hrv_heartrate() -> None:
         ("heart_rate", 56, "bpm", -14400), ("heart_rate", 54, "bpm", -14400)]
 
 
+def test_junction_activity_steps_and_resting_heart_rate() -> None:
+    got = {s.metric: (s.value, s.unit, s.local_date) for s in adapt_junction(junction.ACTIVITY).samples}
+    assert got == {"steps": (10000, "steps", "2023-03-22"),
+                   "resting_heart_rate": (60, "bpm", "2023-03-22")}
+
+
+def test_junction_interval_sample_is_timed_at_its_start() -> None:
+    r = adapt_junction(junction.VO2_MAX)
+    assert r.rejections == []
+    vo2, = r.samples
+    assert (vo2.metric, vo2.value, vo2.unit, vo2.measured_at) == (
+        "vo2max", 48, "mL/kg/min", datetime(2023, 2, 13, 14, 30, 52, tzinfo=UTC))
+
+
 def test_junction_notifications_carry_no_samples() -> None:
     for payload in (junction.HISTORICAL, junction.CONNECTION):
         r = adapt_junction(payload)
