@@ -102,6 +102,21 @@ async def test_garmin_published_summaries_are_stored_on_their_days(
     assert (93, "%", "2019-10-29") in spo2
 
 
+async def test_garmin_third_party_dailies_keep_their_device_beside_garmin_dailies(
+        app_client: httpx.AsyncClient, conn: Conn, settings: Settings) -> None:
+    user_id, source_id = await linked_user(conn, "garmin", garmin.USER)
+    for payload in (garmin.DAILIES, garmin.THIRD_PARTY_AS_PUBLISHED, garmin.BODY_AS_PUBLISHED):
+        e = await run(app_client, settings, conn, source_id, payload)
+        assert e["status"] == "processed" and e["rejections"] == [], e
+    found = await rows(conn, user_id)
+    steps = [(r["value"], r["day"], r["device_type"], r["device_model"]) for r in found
+             if r["metric"] == "steps"]
+    assert steps == [(4210, "2016-01-11", "watch", None), (3305, "2016-01-12", "watch", None),
+                     (11467, "2016-09-01", "watch", "FITBIT"),
+                     (13986, "2016-09-02", "watch", "FITBIT")]
+    assert table(found, "weight") == [(75.45, "g", "2015-08-16")]
+
+
 async def test_garmin_unmapped_types_are_ignored_with_reasons_not_failed(
         app_client: httpx.AsyncClient, conn: Conn, settings: Settings) -> None:
     user_id, source_id = await linked_user(conn, "garmin", garmin.USER)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -102,6 +103,27 @@ def test_garmin_body_blood_pressure_hrv_pulse_ox_user_metrics() -> None:
 def test_garmin_pulse_ox_key_spellings(key: str) -> None:
     payload = {key: garmin.PULSE_OX["pulseox"]}
     assert len(of(adapt_garmin(payload), "spo2")) == 8
+
+
+@pytest.mark.parametrize("payload", [garmin.THIRD_PARTY_DAILIES, garmin.THIRD_PARTY_AS_PUBLISHED],
+                         ids=["thirdPartyDailies", "thirdparty"])
+def test_garmin_third_party_dailies_are_the_other_devices_days(payload: dict[str, Any]) -> None:
+    r = adapt_garmin(payload)
+    assert not r.notification_only and r.rejections == []
+    assert [(s.metric, s.value, s.unit, s.local_date, s.device_type, s.device_model,
+             s.coverage_seconds) for s in r.samples] == [
+        ("steps", 11467, "steps", "2016-09-01", "watch", "FITBIT", 86400),
+        ("steps", 13986, "steps", "2016-09-02", "watch", "FITBIT", 86400)]
+    # never the same sample id as Garmin's own daily with the same summaryId
+    daily_ids = {s.sample_id for s in adapt_garmin(garmin.DAILIES).samples}
+    assert not daily_ids & {s.sample_id for s in r.samples}
+
+
+def test_garmin_body_key_as_published_is_body_composition() -> None:
+    r = adapt_garmin(garmin.BODY_AS_PUBLISHED)
+    assert [(s.metric, s.value, s.unit, s.measured_at, s.device_type) for s in r.samples] == [
+        ("weight", 75450, "g", utc(1439741130), "scale"),
+        ("body_fat", 17.1, "%", utc(1439741130), "scale")]
 
 
 def test_garmin_unmapped_summary_types_are_ignored_with_reasons() -> None:
