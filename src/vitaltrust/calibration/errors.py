@@ -8,7 +8,6 @@ Where no study gives a figure, the parameter is marked ASSUMPTION.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 
@@ -132,7 +131,3 @@ MANUAL_BP = ErrorModel(bias_abs=(0.0, 3.0), noise_abs=4.0, rounding=5.0, source=
 WATCH_SPO2 = ErrorModel(noise_abs=3.0, rounding=1.0,
                         source="Digital Health 2022 8:20552076221132127: bias 0.0, within 6 %")
 RING_SPO2 = ErrorModel(noise_abs=1.5, rounding=1.0, source="ASSUMPTION (finger PPG)")
-
-
-def lognormal_factor(rng: random.Random, sd: float) -> float:
-    return math.exp(rng.gauss(0.0, sd))

@@ -5,7 +5,8 @@ resolved series (each day shows the latest resolved value dated that day or befo
 chart carries the last point forward) against each day's truth. Errors are divided by the
 metric's agreement tolerance from the catalog (weight 1 kg, resting HR 5 bpm, HRV 15 %
 of the client's mean, steps 10 %, sleep 30 min, blood pressure 5 mmHg, SpO2 2 points,
-body fat 1.5 points), so that metrics pool. The headline error is the mean of the two.
+body fat 1.5 points), so that metrics pool. The headline error is the series error; the
+latest error and the mean of the two are reported beside it.
 """
 
 from __future__ import annotations

@@ -51,7 +51,9 @@ def store(user: SimUser, deliveries: Sequence[Delivery], specs: Mapping[str, Met
 
 def window(samples: Sequence[Sample], now: datetime) -> list[Sample]:
     """What confidence/cache.py loads for one pair: the window, its look-back, a day ahead;
-    inside the window only the flags set at storage."""
+    inside the window only the flags set at storage. (Outside it the database may also hold
+    flags an earlier run set, e.g. UNIT_SLIP; they matter only when the window holds no valid
+    sample and the latest older one was a slip.)"""
     start = window_start(now)
     out = []
     for s in samples:

@@ -8,15 +8,18 @@ implausible-value cap marks data "fair" whose bad value never reaches the series
 
 v2 keeps v1's resolution and components and adds E, the expected device error: the typical
 |error| of each resolved sample's device type for this metric, in units of the metric's
-agreement tolerance, from published validation studies (the table below). It predicts
+agreement tolerance (published validation studies give the starting table, the fit moves
+it), and the volatility of the series. It predicts
 
     log(expected error) = b0 + b_E log(E) + b_F staleness + b_C gap + b_A disagreement
-                          + b_O outliers + b_P implausible + b_N / valid samples
+                          + b_O outliers + b_H hard fails + b_J rapid changes
+                          + b_N / valid samples + volatility terms (V, G, S)
 
 and maps it to 0-100 with score = 100 x exp(-expected error / 2): excellent (>= 85) means
 an expected error under a third of the tolerance, good under 0.71x, fair under 1.39x.
-The coefficients were fitted by least squares on simulated seeds 1001-1003 (vitaltrust
-calibrate --fit) and judged on other seeds. No data for 4 cadences still caps at 49.
+The coefficients and the device-error table were fitted on simulated seeds 1001-1002
+(`vitaltrust calibrate --fit`) and judged on other seeds. No valid sample for more than 4
+cadences caps the score at 69 (v1: 49); there is no implausible-value cap.
 """
 
 from __future__ import annotations
