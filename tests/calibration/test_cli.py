@@ -52,4 +52,5 @@ def test_fit_prints_coefficients_and_a_device_table() -> None:
     fitted = json.loads(result.stdout)
     assert fitted["fit_seeds"] == [21, 22]
     assert set(fitted["coefficients"]) >= {"intercept", "E", "F", "C"}
+    assert set(fitted["metric_coefficients"]["weight"]) == set(fitted["coefficients"])
     assert fitted["device_error"]["weight"]["scale"] < fitted["device_error"]["weight"]["manual"]

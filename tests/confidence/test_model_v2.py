@@ -31,7 +31,7 @@ def test_a_scale_month_is_excellent_and_the_same_month_typed_in_is_not() -> None
     scale = v2.score_v2(daily(wobble(30)), WEIGHT, NOW)
     typed = v2.score_v2(daily(wobble(30), device="manual"), WEIGHT, NOW)
     assert scale.level == "excellent"
-    assert typed.score < scale.score - 15 and typed.level in ("fair", "poor")
+    assert typed.score < scale.score - 10 and typed.level != "excellent"
     [expected] = [c for c in typed.components if c.code == "E"]
     assert expected.deduction > 0
     assert expected.reasons[0]["code"] == v2.EXPECTED_ERROR
@@ -57,12 +57,14 @@ def test_stale_data_is_capped_at_fair_not_poor() -> None:
     assert v2_conf.reasons[0] is reason
 
 
-def test_an_impossible_value_costs_points_but_caps_nothing() -> None:
+def test_an_impossible_value_caps_nothing() -> None:
+    """It never reaches the series the coach sees; the fit gives it almost no weight."""
     clean = daily(wobble(30))
     dirty = [*clean, sample(412.0, at(1, hours=1), device="manual", source=2)]
     v1_conf, v2_conf = score(dirty, WEIGHT, NOW), v2.score_v2(dirty, WEIGHT, NOW)
     assert v1_conf.score == 69.0
-    assert v2.score_v2(clean, WEIGHT, NOW).score > v2_conf.score > 69.0
+    clean_score = v2.score_v2(clean, WEIGHT, NOW).score
+    assert clean_score - 5 <= v2_conf.score <= clean_score and v2_conf.level == "excellent"
     [reason] = [r for r in v2_conf.reasons if r["code"] == "IMPLAUSIBLE_VALUE"]
     assert "capped_at" not in reason and "capped" not in reason["message"]
 

@@ -82,10 +82,10 @@ def register(app: typer.Typer) -> None:
             collected = []
             for s in _seeds(fit_seeds):
                 collected += _run(s, users, processes, show)["1"]
-            coefficients, table = fit(collected)
+            coefficients, per_metric, table = fit(collected)
             typer.echo(json.dumps({"fit_seeds": _seeds(fit_seeds), "users_per_seed": users,
                                    "pairs": len(collected), "coefficients": coefficients,
-                                   "device_error": table,
+                                   "metric_coefficients": per_metric, "device_error": table,
                                    "seconds": round(time.perf_counter() - started, 1)}, indent=2))
             return
         outcomes = _run(seed, users, processes, show)

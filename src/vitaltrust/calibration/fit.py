@@ -19,6 +19,9 @@ from vitaltrust.confidence.model_v2 import DEFAULT_DEVICE_ERROR, FEATURES, PRIOR
 
 ERROR_FLOOR = 0.05  # keeps log(error) finite for a perfect reading
 ROUNDS = 4
+# Per-metric coefficients are shrunk towards 0 by this x the metric's pairs: a metric whose
+# error the features do not predict (body fat) gets a flat score instead of noise.
+METRIC_RIDGE = 0.1
 Table = dict[str, dict[str, float]]
 
 
@@ -62,8 +65,10 @@ def least_squares(outcomes: Sequence[Outcome], table: Mapping[str, Mapping[str, 
     return dict(zip(names, _solve(xtx, xty), strict=True))
 
 
-def fit(outcomes: Sequence[Outcome], min_pairs: int = 30) -> tuple[dict[str, float], Table]:
-    """(coefficients, device-error table), starting from the published-figure priors."""
+def fit(outcomes: Sequence[Outcome], min_pairs: int = 30
+        ) -> tuple[dict[str, float], Table, Table]:
+    """(pooled coefficients, per-metric coefficients, device-error table); the table starts
+    from the published-figure priors and moves with the pooled fit."""
     table: Table = {m: dict(row) for m, row in PRIOR_DEVICE_ERROR.items()}
     coefficients: dict[str, float] = {}
     for _ in range(ROUNDS):
@@ -83,5 +88,11 @@ def fit(outcomes: Sequence[Outcome], min_pairs: int = 30) -> tuple[dict[str, flo
                 shift = statistics.fmean(found) / max(coefficients["E"], 0.1)
                 table.setdefault(metric, {})[device] = _lookup(table, metric, device) * math.exp(shift)
     coefficients = least_squares(outcomes, table)
+    per_metric: Table = {}
+    for metric in sorted({o.metric for o in outcomes}):
+        mine = [o for o in outcomes if o.metric == metric]
+        if len(mine) >= min_pairs:
+            fitted = least_squares(mine, table, ridge=METRIC_RIDGE * len(mine))
+            per_metric[metric] = {k: round(v, 4) for k, v in fitted.items()}
     rounded = {m: {d: round(v, 3) for d, v in sorted(row.items())} for m, row in sorted(table.items())}
-    return {k: round(v, 4) for k, v in coefficients.items()}, rounded
+    return {k: round(v, 4) for k, v in coefficients.items()}, per_metric, rounded

@@ -85,6 +85,37 @@ COEFFICIENTS: Mapping[str, float] = {
     "intercept": -0.1061, "E": 0.7307, "F": 0.042, "C": 0.5755, "A": -0.0308, "O": 0.0529,
     "H": 0.7731, "J": 1.6997, "N": -0.4304, "V": 0.1131, "G": 0.0539, "S": -0.0138,
 }
+# Per metric, same fit, shrunk towards 0 (calibration/fit.py METRIC_RIDGE); metrics without
+# their own row (no simulated data) use the pooled COEFFICIENTS.
+METRIC_COEFFICIENTS: Mapping[str, Mapping[str, float]] = {
+    "blood_pressure_diastolic": {
+        "intercept": 0.0139, "E": 0.0151, "F": 0.0033, "C": 0.0236, "A": 0.0222, "O": 0.0243,
+        "H": 0.0, "J": 0.0, "N": 0.0143, "V": 0.0574, "G": 0.0377, "S": 0.0321},
+    "blood_pressure_systolic": {
+        "intercept": 0.1068, "E": 0.0997, "F": 0.0254, "C": 0.0278, "A": 0.0711, "O": -0.0116,
+        "H": 0.0, "J": 0.0, "N": 0.0157, "V": 0.0631, "G": 0.0328, "S": 0.0369},
+    "body_fat": {
+        "intercept": 0.3083, "E": 0.0023, "F": -0.0043, "C": -0.0062, "A": 0.0, "O": 0.0212,
+        "H": 0.0114, "J": 0.0067, "N": -0.0076, "V": 0.0359, "G": -0.0089, "S": -0.0026},
+    "hrv_rmssd": {
+        "intercept": -0.2675, "E": 0.3716, "F": 0.0504, "C": 0.1271, "A": -0.0724, "O": 0.0227,
+        "H": 0.0011, "J": 0.0, "N": 0.0151, "V": 0.0912, "G": 0.1271, "S": 0.0344},
+    "resting_heart_rate": {
+        "intercept": -0.5893, "E": 0.283, "F": 0.0586, "C": 0.0961, "A": -0.0087, "O": 0.0523,
+        "H": 0.0002, "J": 0.0011, "N": 0.0058, "V": 0.1881, "G": 0.0466, "S": 0.0439},
+    "sleep_duration": {
+        "intercept": 0.1509, "E": 0.0416, "F": 0.0432, "C": 0.0994, "A": -0.0104, "O": 0.0038,
+        "H": -0.0002, "J": 0.0, "N": 0.0116, "V": 0.0035, "G": 0.1788, "S": 0.0032},
+    "spo2": {
+        "intercept": -0.0921, "E": 0.266, "F": -0.0446, "C": -0.0099, "A": -0.0228, "O": 0.1085,
+        "H": -0.0011, "J": 0.0, "N": -0.0065, "V": 0.1841, "G": 0.0248, "S": 0.0342},
+    "steps": {
+        "intercept": -0.1418, "E": 0.4, "F": 0.2772, "C": 0.2359, "A": 0.0411, "O": 0.0035,
+        "H": 0.003, "J": 0.0, "N": 0.014, "V": -0.005, "G": 0.3476, "S": -0.0663},
+    "weight": {
+        "intercept": 0.1055, "E": 0.5495, "F": 0.1092, "C": 0.1124, "A": 0.0029, "O": 0.1908,
+        "H": 0.0157, "J": 0.1618, "N": 0.0077, "V": 0.3973, "G": 0.0447, "S": -0.0163},
+}
 FEATURES = ("E", "F", "C", "A", "O", "H", "J", "N", "V", "G", "S")
 # which features each explained component stands for (deduction = its points taken off)
 COMPONENT_FEATURES = {"F": ("F", "S"), "C": ("C", "G"), "P": ("H", "J"), "O": ("O",), "R": (),
@@ -149,6 +180,10 @@ def volatility(resolved: Sequence[Sample], spec: MetricSpec) -> float:
     return max(steps[len(steps) // 2] / max(tolerance, 1e-9), MIN_VOLATILITY)
 
 
+def coefficients_for(metric: str) -> Mapping[str, float]:
+    return METRIC_COEFFICIENTS.get(metric, COEFFICIENTS)
+
+
 def predicted_error(values: Mapping[str, float], coefficients: Mapping[str, float] = COEFFICIENTS
                     ) -> float:
     return math.exp(coefficients["intercept"] + sum(coefficients[k] * values[k] for k in FEATURES))
@@ -175,7 +210,8 @@ def score_v2(samples: Sequence[Sample], spec: MetricSpec, now: datetime,
 def rescore(base: Confidence, spec: MetricSpec, now: datetime) -> Confidence:
     """A v1 result (same samples, same `now`) scored by v2."""
     values = features(base, spec, now)
-    raw = to_score(predicted_error(values))
+    coefficients = coefficients_for(spec.metric)
+    raw = to_score(predicted_error(values, coefficients))
     stale_capped = any(r.get("capped_at") == v1.STALE_CAP for r in base.reasons)
     final = round(max(0.0, min(raw, STALE_CAP if stale_capped else 100.0)), 1)
     components = []
@@ -183,9 +219,10 @@ def rescore(base: Confidence, spec: MetricSpec, now: datetime) -> Confidence:
         code = "E" if c is None else c.code
         mine = COMPONENT_FEATURES.get(code, ())
         # points this part took off: the score with its features at their best, minus the score
-        best = to_score(predicted_error({**values, **{f: _best(f, spec) for f in mine}}))
+        best = to_score(predicted_error({**values, **{f: _best(f, spec) for f in mine}},
+                                        coefficients))
         deduction = round(max(0.0, best - raw), 1)
-        weight = round(COEFFICIENTS[mine[0]], 4) if mine else 0.0
+        weight = round(coefficients[mine[0]], 4) if mine else 0.0
         if c is None:
             mean_error = math.exp(values["E"])
             components.append(Component("E", NAMES["E"], round(100.0 * math.exp(-mean_error), 1),
