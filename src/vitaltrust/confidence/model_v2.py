@@ -17,8 +17,9 @@ it), and the volatility of the series. It predicts
 
 and maps it to 0-100 with score = 100 x exp(-expected error / 2): excellent (>= 85) means
 an expected error under a third of the tolerance, good under 0.71x, fair under 1.39x.
-The coefficients and the device-error table were fitted on simulated seeds 1001-1002
-(`vitaltrust calibrate --fit`) and judged on other seeds. No valid sample for more than 4
+The coefficients (pooled, then per metric with shrinkage) and the device-error table were
+fitted on simulated seeds 1001-1002 (`vitaltrust calibrate --fit`) and judged on other
+seeds (docs/calibration.md: pooled rho ~0.78 on held-out seeds 4 and 5). No valid sample for more than 4
 cadences caps the score at 69 (v1: 49); there is no implausible-value cap.
 """
 
