@@ -19,8 +19,8 @@ and maps it to 0-100 with score = 100 x exp(-expected error / 2): excellent (>= 
 an expected error under a third of the tolerance, good under 0.71x, fair under 1.39x.
 The coefficients (pooled, then per metric with shrinkage) and the device-error table were
 fitted on simulated seeds 1001-1002 (`vitaltrust calibrate --fit`) and judged on other
-seeds (docs/calibration.md: pooled rho ~0.78 on held-out seeds 4 and 5). No valid sample for more than 4
-cadences caps the score at 69 (v1: 49); there is no implausible-value cap.
+seeds (docs/calibration.md: pooled rho ~0.78 on held-out seeds 4 and 5). No valid sample
+for more than 4 cadences caps the score at 69 (v1: 49); there is no implausible-value cap.
 """
 
 from __future__ import annotations
