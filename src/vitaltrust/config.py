@@ -41,7 +41,15 @@ class Settings(BaseSettings):
     # --- ingestion ------------------------------------------------------------------
     rate_limit_enabled: bool = True
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    # the address providers reach this server at, for the webhook URLs `sources` prints
+    # (default: http://{host}:{port})
+    public_url: str | None = None
     stats_flush_seconds: float = Field(default=1.0, gt=0)
+    # a delivery that only links to its payload (Terra `s3_payload`): the processing job
+    # downloads it; https only unless relaxed (tests serve it from 127.0.0.1)
+    linked_payload_https_only: bool = True
+    linked_payload_timeout_seconds: float = Field(default=20.0, gt=0)
+    linked_payload_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     # --- queue ----------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, ge=1)
@@ -74,6 +82,10 @@ class Settings(BaseSettings):
 
     # --- demo (`serve --demo`) ------------------------------------------------------
     demo_rate: float = Field(default=2.0, gt=0, le=1000)  # live deliveries per second
+
+
+def public_base_url(settings: Settings) -> str:
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
 @lru_cache(maxsize=1)
