@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     # GET /metrics: admins always; a Prometheus scraper may send this as its bearer token
     metrics_token: str | None = None
     metrics_cache_seconds: float = Field(default=5.0, ge=0)
+    # health thresholds (monitoring/health.py): the dashboard, doctor and /readyz agree
+    health_max_pending: int = Field(default=100, ge=1)
+    health_max_oldest_pending_seconds: float = Field(default=300.0, gt=0)
+    health_max_failed_rate_pct: float = Field(default=5.0, ge=0, le=100)
+    health_min_webhook_success_pct: float = Field(default=95.0, ge=0, le=100)
+    health_min_excellent_share_pct: float = Field(default=80.0, ge=0, le=100)
 
     # --- retention ------------------------------------------------------------------
     job_retention_days: int = Field(default=7, ge=1)
