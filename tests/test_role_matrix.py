@@ -90,11 +90,11 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/users/{user_id}/metrics/{metric}/confidence"): own_client(),
     ("GET", "/api/users/{user_id}/metrics/{metric}/priority"): own_client(),
     ("PUT", "/api/users/{user_id}/metrics/{metric}/priority"): own_client(),
-    # monitoring: staff see health; trainers' quality data is scoped to their clients
+    # monitoring: admins see system internals; trainers their clients' data quality only
     ("GET", "/api/admin/monitoring"): staff(),
-    ("GET", "/api/admin/job-stats"): staff(),
-    ("GET", "/api/admin/function-performance"): staff(),
-    ("GET", "/api/admin/webhook-stats"): staff(),
+    ("GET", "/api/admin/job-stats"): admin_only(),
+    ("GET", "/api/admin/function-performance"): admin_only(),
+    ("GET", "/api/admin/webhook-stats"): admin_only(),
     ("GET", "/api/admin/quality-trends"): staff(),
     ("POST", "/api/admin/jobs/retry-failed"): admin_only(),
     ("POST", "/api/admin/confidence/recalculate"): {**own_client(), "client": 403},

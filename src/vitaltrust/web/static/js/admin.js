@@ -18,18 +18,28 @@ function stats(target, pairs) {
     el("dt", { text: label }), el("dd", { "data-key": key, text: value })]));
 }
 
+// Verdicts and findings come from the server's one health function (monitoring/health.py).
+function renderFindings(list, findings) {
+  list.replaceChildren(...findings.map((f) => el("li", {
+    "data-ok": String(f.status === "ok"), "data-status": f.status, "data-check": f.key, text: f.message })));
+}
+
 function renderHealth(health) {
-  const status = $("#health-status");
-  status.textContent = health.status;
-  status.dataset.status = health.status;
-  $("#health-summary").textContent = health.status === "healthy" ? health.summary
-    : `${health.status}: ${health.summary}`;
-  $("#health-checks").replaceChildren(...(health.checks || []).map((c) => {
-    const value = c.value === null || c.value === undefined ? "no data" : `${fmtNumber(c.value)}${c.unit === "%" ? " %" : ""}`;
-    const threshold = `${c.comparison} ${c.threshold}${c.unit === "%" ? " %" : ""}`;
-    return el("li", { "data-ok": String(Boolean(c.ok)), "data-check": c.name,
-                      text: `${c.label}: ${value} (healthy ${threshold})` });
-  }));
+  const pipeline = health.pipeline;
+  const findings = health.findings || [];
+  if (pipeline) {
+    const status = $("#health-status");
+    status.textContent = pipeline.status;
+    status.dataset.status = pipeline.status;
+    $("#health-summary").textContent = pipeline.status === "healthy" ? pipeline.summary
+      : `${pipeline.status}: ${pipeline.summary}`;
+    renderFindings($("#health-checks"), findings.filter((f) => f.area === "pipeline"));
+  }
+  const quality = health.data_quality || { status: "unknown" };
+  const qstatus = $("#quality-status");
+  qstatus.textContent = quality.status;
+  qstatus.dataset.status = quality.status;
+  renderFindings($("#quality-checks"), findings.filter((f) => f.area === "data_quality"));
 }
 
 function renderOverview(d) {
@@ -37,7 +47,7 @@ function renderOverview(d) {
   const c = d.confidence || {};
   const w = d.webhooks || {};
   const workers = d.workers || {};
-  renderHealth(d.system_health || { status: "unknown", summary: "", checks: [] });
+  renderHealth(d.health || {});
   stats($("#queue-stats"), [
     ["pending", "Pending", fmtNumber(q.pending)],
     ["processing", "Processing", fmtNumber(q.processing)],
@@ -162,6 +172,11 @@ function drawSources(rows) {
 }
 
 async function loadStats() {
+  if (role !== "admin") {  // trainers: their clients' data quality, no system internals
+    await chart("#chart-quality", "/api/admin/quality-trends", drawQuality);
+    stamp("#stats-updated", "Statistics updated");
+    return;
+  }
   await Promise.all([
     chart("#chart-quality", "/api/admin/quality-trends", drawQuality),
     chart("#chart-jobs", "/api/admin/job-stats", drawJobs),
