@@ -97,6 +97,10 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/admin/webhook-stats"): admin_only(),
     ("GET", "/api/admin/quality-trends"): staff(),
     ("POST", "/api/admin/jobs/retry-failed"): admin_only(),
+    ("GET", "/api/admin/jobs"): admin_only(),
+    ("GET", "/api/admin/jobs/{job_id}"): admin_only(404),  # the matrix's job id does not exist
+    ("POST", "/api/admin/jobs/retry"): admin_only(),
+    ("POST", "/api/admin/jobs/discard"): admin_only(),
     ("POST", "/api/admin/confidence/recalculate"): {**own_client(), "client": 403},
     ("GET", "/metrics"): admin_only(),  # or the VITALTRUST_METRICS_TOKEN bearer
     # self-test: the target client is no sandbox, so even an admin gets 404 there
@@ -108,6 +112,8 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/admin"): page(client=403),
     ("GET", "/clients"): page(),
     ("GET", "/clients/{user_id}/metrics/{metric}"): page(other_trainer=404),
+    ("GET", "/admin/jobs"): page(client=403, staff_status=200) | {"trainer": 403, "other_trainer": 403},
+    ("GET", "/admin/jobs/{job_id}"): page(client=403) | {"trainer": 403, "other_trainer": 403},
 }
 
 # Routes a cookie session reaches without a CSRF token: not authenticated by the cookie.
@@ -206,6 +212,7 @@ async def _world(conn: Conn, settings: Settings, db_url: str) -> World:
     return World(users, other, headers, {
         "user_id": str(users["client"].user_id), "metric": "weight",
         "token_id": str(victim_id), "source": "matrix", "path": "base.css",
+        "job_id": "999999999",
     }, (session.token, session.csrf_token))
 
 
@@ -215,6 +222,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/me/samples"): {"metric": "weight", "value": 80.5, "unit": "kg"},
     ("PUT", "/api/users/{user_id}/metrics/{metric}/priority"): {"priority": ["scale", "manual"]},
     ("POST", "/api/admin/jobs/retry-failed"): {},
+    ("POST", "/api/admin/jobs/retry"): {"ids": [999999999]},
+    ("POST", "/api/admin/jobs/discard"): {"ids": [999999999]},
     ("POST", "/webhooks/{source}"): {"type": "samples", "user": "x", "samples": []},
     ("POST", "/api/admin/selftest"): {"checks": ["rate-limiting"]},  # needs no worker
 }

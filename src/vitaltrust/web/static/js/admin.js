@@ -1,7 +1,7 @@
 // /admin: overview from GET /api/admin/monitoring every 30 s; charts and tables from the
 // stats endpoints every 60 s; retry / recalculate buttons with a confirmation.
 import { api, ApiError } from "./api.js";
-import { $, el, every, fmtDuration, fmtNumber, fmtPercent, fmtTime, initShell, stamp } from "./ui.js";
+import { $, confirmed, el, every, fmtDuration, fmtNumber, fmtPercent, fmtTime, initShell, stamp } from "./ui.js";
 import { bars, empty, lines, stackedBars } from "./charts.js";
 
 const OVERVIEW_MS = 30_000;
@@ -51,12 +51,16 @@ function renderOverview(d) {
   stats($("#queue-stats"), [
     ["pending", "Pending", fmtNumber(q.pending)],
     ["processing", "Processing", fmtNumber(q.processing)],
-    ["failed", "Failed (retryable)", fmtNumber(q.failed)],
+    ["failed", "Failed (can be retried)", fmtNumber(q.failed)],
     ["completed_24h", "Completed (24 h)", fmtNumber(q.completed_24h)],
     ["failed_rate_24h", "Failure rate (24 h)", fmtPercent(q.failed_rate_24h)],
     ["oldest_pending", "Oldest pending", q.oldest_pending_age_seconds == null ? "none"
       : fmtDuration(q.oldest_pending_age_seconds)],
   ]);
+  // the failed count opens the failed-jobs list (then one click on a job shows its error)
+  const failedCell = $("#queue-stats dd[data-key=failed]");
+  failedCell.replaceChildren(el("a", { href: "/admin/jobs?status=failed", id: "link-failed-jobs",
+                                       text: fmtNumber(q.failed) }));
   $("#confidence-average").textContent = c.average == null ? "–" : fmtNumber(c.average);
   $("#confidence-note").textContent = c.user_metrics
     ? `${fmtNumber(c.user_metrics)} scores for ${c.scope}; ${fmtPercent(c.excellent_share)} excellent`
@@ -89,7 +93,7 @@ function renderActivity(events) {
   $("#activity-empty").hidden = events.length > 0;
   $("#activity tbody").replaceChildren(...events.map((e) => el("tr", { "data-status": e.status },
     el("td", { text: fmtTime(e.at) }),
-    el("td", { text: `#${e.job_id}` }),
+    el("td", {}, el("a", { href: `/admin/jobs/${e.job_id}`, text: `#${e.job_id}` })),
     el("td", { text: e.job_type }),
     el("td", { text: e.event }),
     el("td", { class: "vt-num", text: e.attempts ? `${e.attempts}/${e.max_attempts}` : "–" }),
@@ -188,16 +192,6 @@ async function loadStats() {
     })(),
   ]);
   stamp("#stats-updated", "Statistics updated");
-}
-
-function confirmed(text) {
-  const dialog = $("#confirm");
-  $("#confirm-text").textContent = text;
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-    dialog.returnValue = "";
-    dialog.showModal();
-  });
 }
 
 // The action endpoints answer with counts; show the first one in words.
