@@ -101,6 +101,12 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/admin/jobs/{job_id}"): admin_only(404),  # the matrix's job id does not exist
     ("POST", "/api/admin/jobs/retry"): admin_only(),
     ("POST", "/api/admin/jobs/discard"): admin_only(),
+    ("GET", "/api/admin/webhook-events"): admin_only(),
+    ("GET", "/api/admin/webhook-events/summary"): admin_only(),
+    ("GET", "/api/admin/webhook-events/unmatched-accounts"): admin_only(),
+    ("POST", "/api/admin/webhook-events/link-account"): admin_only(404),  # no such account's user
+    ("GET", "/api/admin/webhook-events/{event_id}"): admin_only(404),
+    ("POST", "/api/admin/webhook-events/{event_id}/reprocess"): admin_only(404),
     ("POST", "/api/admin/confidence/recalculate"): {**own_client(), "client": 403},
     ("GET", "/metrics"): admin_only(),  # or the VITALTRUST_METRICS_TOKEN bearer
     # self-test: the target client is no sandbox, so even an admin gets 404 there
@@ -212,7 +218,7 @@ async def _world(conn: Conn, settings: Settings, db_url: str) -> World:
     return World(users, other, headers, {
         "user_id": str(users["client"].user_id), "metric": "weight",
         "token_id": str(victim_id), "source": "matrix", "path": "base.css",
-        "job_id": "999999999",
+        "job_id": "999999999", "event_id": "999999999",
     }, (session.token, session.csrf_token))
 
 
@@ -224,6 +230,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/admin/jobs/retry-failed"): {},
     ("POST", "/api/admin/jobs/retry"): {"ids": [999999999]},
     ("POST", "/api/admin/jobs/discard"): {"ids": [999999999]},
+    ("POST", "/api/admin/webhook-events/link-account"): {
+        "source": "matrix", "external_user_id": "ext-matrix", "email": "nobody@example.test"},
     ("POST", "/webhooks/{source}"): {"type": "samples", "user": "x", "samples": []},
     ("POST", "/api/admin/selftest"): {"checks": ["rate-limiting"]},  # needs no worker
 }

@@ -97,6 +97,7 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.confidence.routes import router as confidence_router
     from vitaltrust.ingest.routes import router as ingest_router
     from vitaltrust.metrics.routes import router as metrics_router
+    from vitaltrust.monitoring.deliveries_routes import router as deliveries_router
     from vitaltrust.monitoring.jobs_routes import router as jobs_router
     from vitaltrust.monitoring.routes import router as monitoring_router
     from vitaltrust.selftest.routes import router as selftest_router
@@ -104,4 +105,4 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-            jobs_router, web_router, console_router, selftest_router]
+            jobs_router, deliveries_router, web_router, console_router, selftest_router]

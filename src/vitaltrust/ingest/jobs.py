@@ -128,8 +128,7 @@ async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
         "event_type": event_type,
     })
     if not event["is_sandbox"]:
-        await add_job_webhook_outcome(conn, event["source_id"],
-                                      "processed" if status == "ignored" else status, ms)
+        await add_job_webhook_outcome(conn, event["source_id"], status, ms)
     return str(status)
 
 
