@@ -120,6 +120,8 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/clients/{user_id}/metrics/{metric}"): page(other_trainer=404),
     ("GET", "/admin/jobs"): page(client=403, staff_status=200) | {"trainer": 403, "other_trainer": 403},
     ("GET", "/admin/jobs/{job_id}"): page(client=403) | {"trainer": 403, "other_trainer": 403},
+    ("GET", "/admin/webhooks"): page(client=403) | {"trainer": 403, "other_trainer": 403},
+    ("GET", "/admin/webhooks/{event_id}"): page(client=403) | {"trainer": 403, "other_trainer": 403},
 }
 
 # Routes a cookie session reaches without a CSRF token: not authenticated by the cookie.

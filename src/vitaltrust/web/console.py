@@ -31,3 +31,20 @@ async def job_page(job_id: int, gate: AdminPage) -> Response:
     return render("job.html", title=f"Job #{job_id}", principal=gate, script="job.js",
                   nav=nav(gate, "/admin/jobs"), main_data={"job-id": str(job_id)},
                   job_id=str(job_id))
+
+
+@router.get("/admin/webhooks", response_model=None)
+async def webhooks_page(gate: AdminPage) -> Response:
+    if isinstance(gate, Response):
+        return gate
+    return render("webhooks.html", title="Deliveries", principal=gate, script="webhooks.js",
+                  nav=nav(gate, "/admin/webhooks"))
+
+
+@router.get("/admin/webhooks/{event_id}", response_model=None)
+async def webhook_page(event_id: int, gate: AdminPage) -> Response:
+    if isinstance(gate, Response):
+        return gate
+    return render("webhook.html", title=f"Delivery #{event_id}", principal=gate,
+                  script="webhook.js", nav=nav(gate, "/admin/webhooks"),
+                  main_data={"event-id": str(event_id)}, event_id=str(event_id))

@@ -27,7 +27,7 @@ function render(j) {
     ...fact("Last run took", j.last_duration_ms == null ? null : `${fmtNumber(j.last_duration_ms)} ms`, "duration"),
     el("dt", { text: "Webhook event" }),
     el("dd", { "data-key": "related_event" }, ev
-      ? el("a", { href: `/admin/webhooks?event=${ev.webhook_event_id}`,
+      ? el("a", { href: `/admin/webhooks/${ev.webhook_event_id}`,
                   text: `${ev.source} #${ev.webhook_event_id} (${ev.status})` })
       : "none"));
   $("#attempts-empty").hidden = (j.attempts || []).length > 0;
