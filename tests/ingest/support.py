@@ -48,7 +48,7 @@ async def make_source(conn: Conn, kind: str = "standard", name: str | None = Non
 
 async def count(conn: Conn, table: str) -> int:
     queries = {"webhook_events": "SELECT count(*) AS n FROM webhook_events",
-               "jobs": "SELECT count(*) AS n FROM background_jobs WHERE job_type = 'webhook_processing'"}
+               "jobs": "SELECT count(*) AS n FROM background_jobs WHERE type = 'webhook_processing'"}
     row = await (await conn.execute(queries[table])).fetchone()
     assert row is not None
     return int(row["n"])

@@ -33,7 +33,7 @@ async def test_official_standardwebhooks_signature_is_accepted(app_client: httpx
     assert r.json()["webhook_event_id"] == row["webhook_event_id"]
     assert row["event_id"] == msg_id and bytes(row["body"]) == body and row["status"] == "received"
     job = await (await conn.execute(
-        "SELECT payload FROM background_jobs WHERE job_type = 'webhook_processing'")).fetchone()
+        "SELECT payload FROM background_jobs WHERE type = 'webhook_processing'")).fetchone()
     assert job is not None and job["payload"] == {"webhook_event_id": row["webhook_event_id"]}
 
 

@@ -50,7 +50,7 @@ END_FAULT = "DELETE FROM demo_storage_faults WHERE user_id = %s"
 JOBS_OF_EVENTS = """
 SELECT count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS failed
 FROM background_jobs
-WHERE job_type = 'webhook_processing'
+WHERE type = 'webhook_processing'
   AND (payload ->> 'webhook_event_id')::bigint = ANY(%s::bigint[])
 """
 UNPROCESSED = """
