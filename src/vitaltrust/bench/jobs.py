@@ -23,7 +23,7 @@ from vitaltrust.monitoring import joblist
 
 TARGET_MS = 300.0
 SEED = """
-INSERT INTO background_jobs (job_type, payload, status, attempts, max_attempts, last_error,
+INSERT INTO background_jobs (type, payload, status, attempts, max_attempts, last_error,
                              locked_by, created_at, run_at, started_at, completed_at, failed_at)
 SELECT (ARRAY['webhook_processing', 'confidence_calculation', 'ingest_batch'])[1 + g %% 3],
        jsonb_build_object('webhook_event_id', g),

@@ -21,7 +21,7 @@ STATUSES: tuple[JobStatus, ...] = ("pending", "processing", "completed", "failed
 MAX_PAGE = 200
 
 LIST_HEAD = """
-SELECT b.id, b.job_type AS type, b.status, b.priority, b.attempts, b.max_attempts,
+SELECT b.id, b.type, b.status, b.priority, b.attempts, b.max_attempts,
        b.created_at, b.run_at, b.started_at, b.completed_at, b.failed_at,
        b.locked_by AS worker, b.is_sandbox,
        left(split_part(b.last_error, E'\\n', 1), 300) AS error,
@@ -30,7 +30,7 @@ FROM background_jobs b
 WHERE true"""
 STATUS_FILTER = {s: f" AND b.status = '{s}'" for s in STATUSES}
 FILTERS = {
-    "type": " AND b.job_type = %(type)s",
+    "type": " AND b.type = %(type)s",
     "since": " AND b.created_at >= %(since)s",
     "until": " AND b.created_at < %(until)s",
     "error": " AND b.last_error ILIKE %(error)s",
@@ -49,10 +49,10 @@ SELECT (SELECT count(*) FROM background_jobs WHERE status = 'pending') AS pendin
 # found by skipping through the failed-jobs index one type at a time.
 TYPES = """
 WITH RECURSIVE failed_types AS (
-    SELECT min(job_type) AS type FROM background_jobs WHERE status = 'failed'
+    SELECT min(type) AS type FROM background_jobs WHERE status = 'failed'
     UNION ALL
-    SELECT (SELECT min(b.job_type) FROM background_jobs b
-            WHERE b.status = 'failed' AND b.job_type > f.type)
+    SELECT (SELECT min(b.type) FROM background_jobs b
+            WHERE b.status = 'failed' AND b.type > f.type)
     FROM failed_types f WHERE f.type IS NOT NULL
 )
 SELECT job_type AS type FROM job_stats_minute WHERE bucket >= now() - interval '30 days'
@@ -61,7 +61,7 @@ SELECT type FROM failed_types WHERE type IS NOT NULL
 ORDER BY 1
 """
 JOB = """
-SELECT b.id, b.job_type AS type, b.status, b.priority, b.attempts, b.max_attempts,
+SELECT b.id, b.type, b.status, b.priority, b.attempts, b.max_attempts,
        b.payload, b.dedupe_key, b.last_error AS error, b.locked_by AS worker,
        b.locked_until, b.created_at, b.run_at, b.started_at, b.completed_at, b.failed_at,
        b.is_sandbox,
@@ -85,7 +85,7 @@ RETRY_IDS = "SELECT retry_failed_job_ids(%(ids)s::bigint[]) AS retried"
 DISCARD_IDS = """
 DELETE FROM background_jobs
 WHERE id = ANY(%(ids)s::bigint[]) AND status IN ('failed', 'pending')
-RETURNING id, job_type AS type, status
+RETURNING id, type, status
 """
 
 
