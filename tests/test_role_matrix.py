@@ -89,6 +89,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/users/{user_id}/metrics/{metric}/samples"): own_client(),
     ("GET", "/api/users/{user_id}/metrics/{metric}/confidence"): own_client(),
     ("GET", "/api/users/{user_id}/metrics/{metric}/priority"): own_client(),
+    ("GET", "/api/users/{user_id}/ingestion"): own_client(),
     ("PUT", "/api/users/{user_id}/metrics/{metric}/priority"): own_client(),
     # monitoring: admins see system internals; trainers their clients' data quality only
     ("GET", "/api/admin/monitoring"): staff(),
@@ -120,6 +121,9 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/clients/{user_id}/metrics/{metric}"): page(other_trainer=404),
     ("GET", "/admin/jobs"): page(client=403, staff_status=200) | {"trainer": 403, "other_trainer": 403},
     ("GET", "/admin/jobs/{job_id}"): page(client=403) | {"trainer": 403, "other_trainer": 403},
+    ("GET", "/"): {**everyone(303)},  # each role to its home (checked in _problems)
+    ("GET", "/favicon.ico"): everyone(200),
+    ("GET", "/clients/{user_id}"): page(other_trainer=404),
     ("GET", "/admin/webhooks"): page(client=403) | {"trainer": 403, "other_trainer": 403},
     ("GET", "/admin/webhooks/{event_id}"): page(client=403) | {"trainer": 403, "other_trainer": 403},
 }
@@ -127,6 +131,8 @@ EXPECTED: dict[tuple[str, str], Expect] = {
 # Routes a cookie session reaches without a CSRF token: not authenticated by the cookie.
 CSRF_EXEMPT = {("POST", "/auth/login"), ("POST", "/webhooks/{source}")}
 PAGES = {key for key, expect in EXPECTED.items() if expect["anonymous"] == 303}
+HOMES = {"anonymous": "/login?next=/", "client": "/clients", "trainer": "/clients",
+         "other_trainer": "/clients", "admin": "/admin"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Each client's latest weight: a value only its own readers may ever see.
 LATEST = {"Target Client Quince": "71.25", "Other Client Zephyr": "93.75"}
@@ -263,7 +269,10 @@ def _problems(key: tuple[str, str], persona: str, r: httpx.Response, world: Worl
     if r.status_code >= 400 and key not in PAGES and \
             r.headers.get("content-type") != "application/problem+json":
         out.append(f"{key} as {persona}: {r.status_code} is not problem+json")
-    if r.status_code == 303 and not r.headers.get("location", "").startswith("/login?next="):
+    if key == ("GET", "/"):
+        if r.headers.get("location") != HOMES[persona]:
+            out.append(f"/ as {persona}: sent to {r.headers.get('location')}, not {HOMES[persona]}")
+    elif r.status_code == 303 and not r.headers.get("location", "").startswith("/login?next="):
         out.append(f"{key} as {persona}: redirect to {r.headers.get('location')}")
     return out
 

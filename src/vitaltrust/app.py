@@ -89,6 +89,11 @@ def create_app(settings: Settings, *, database_url: str | None = None,
 
     for router in _domain_routers():
         app.include_router(router)
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from vitaltrust.web.console import browser_aware_http_error
+
+    app.add_exception_handler(StarletteHTTPException, browser_aware_http_error)
     return app
 
 
@@ -97,6 +102,7 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.confidence.routes import router as confidence_router
     from vitaltrust.ingest.routes import router as ingest_router
     from vitaltrust.metrics.routes import router as metrics_router
+    from vitaltrust.monitoring.client_ingestion import router as client_ingestion_router
     from vitaltrust.monitoring.deliveries_routes import router as deliveries_router
     from vitaltrust.monitoring.jobs_routes import router as jobs_router
     from vitaltrust.monitoring.routes import router as monitoring_router
@@ -105,4 +111,5 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-            jobs_router, deliveries_router, web_router, console_router, selftest_router]
+            jobs_router, deliveries_router, client_ingestion_router, web_router, console_router,
+            selftest_router]

@@ -100,7 +100,7 @@ export function initShell() {
   if (!button) return;
   button.addEventListener("click", async () => {
     try { await api("/auth/logout", { method: "POST" }); } catch { /* signed out anyway */ }
-    location.assign("/login");
+    location.assign("/login?signed_out=1");
   });
 }
 
