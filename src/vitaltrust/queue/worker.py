@@ -142,7 +142,9 @@ class BatchRunner:
                     raise
                 error = describe(exc, timeout)
                 self.tracebacks[job.id] = format_traceback(exc)
-                log.warning("job attempt %d of %d failed: %s", job.attempts + 1, job.max_attempts, error)
+                # one line: the stored error keeps the database's CONTEXT lines, the log not
+                log.warning("job attempt %d of %d failed: %s", job.attempts + 1, job.max_attempts,
+                            error.splitlines()[0] if error else error)
                 raise _HandlerFailed(job.id, error) from exc
             finally:
                 tally.durations_ms[job.id] = (time.perf_counter() - t0) * 1000
