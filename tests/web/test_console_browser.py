@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect
 from standardwebhooks import Webhook
 
 from tests.web.conftest import served_world, signed_in
-from tests.web.world import World, deliver_everything, seed_accounts
+from tests.web.world import World, deliver_everything, run_sync, seed_accounts
 from vitaltrust.auth.users import create_user
 from vitaltrust.db import connect
 
@@ -28,9 +28,8 @@ DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 PHONE = {"width": 390, "height": 844}
 
 
-async def _seed(db_url: str) -> World:
-    world = await seed_accounts(db_url)
-    conn = await connect(db_url)
+async def add_dora(world: World) -> None:
+    conn = await connect(world.db_url)
     try:  # Dora has data at the scale maker, but nobody linked her account yet
         email = f"dora-{uuid.uuid4().hex[:6]}@example.test"
         user = await create_user(conn, email=email, role="client", password="correct horse battery",
@@ -38,7 +37,6 @@ async def _seed(db_url: str) -> World:
         world.ids["dora"], world.emails["dora"] = user.user_id, email
     finally:
         await conn.close()
-    return world
 
 
 def send_unmatched(world: World) -> None:
@@ -59,8 +57,9 @@ def send_unmatched(world: World) -> None:
 def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
     with served_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-console"), "serve",
-                      _seed) as w:
+                      seed_accounts) as w:
         deliver_everything(w)
+        run_sync(add_dora(w))
         send_unmatched(w)
         yield w
 
