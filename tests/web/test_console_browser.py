@@ -105,7 +105,8 @@ def test_failed_job_from_dashboard_in_two_clicks(browser: Browser, world: World,
 
 
 def test_retry_a_selection_from_the_list(browser: Browser, world: World) -> None:
-    page = signed_in(browser, world, "admin", "/admin/jobs?status=failed&type=webhook_processing")
+    page = signed_in(browser, world, "admin", "/admin/jobs")
+    page.goto("/admin/jobs?status=failed&type=webhook_processing")
     expect(page.locator("#jobs tbody tr")).to_have_count(3)
     page.locator("#jobs tbody tr").first.locator("input[type=checkbox]").check()
     page.click("#btn-retry-selected")
@@ -186,3 +187,30 @@ def test_trainer_sees_data_quality_not_internals(browser: Browser, world: World)
     expect(page.locator("#quality-checks li")).to_have_count(1)
     for hidden in ("#card-health", "#card-queue", "#card-webhooks", "#card-workers"):
         expect(page.locator(hidden)).to_be_hidden()
+
+
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_flagged_value_is_clamped_outside_the_scale(browser: Browser, world: World,
+                                                    phone: bool) -> None:
+    if not phone:  # Ann types 412 kg by mistake (once, for both runs)
+        r = httpx.post(f"{world.base}/api/me/samples", timeout=10,
+                       headers={"Authorization": f"Bearer {world.tokens['ann']}"},
+                       json={"metric": "weight", "value": 412, "unit": "kg"})
+        assert r.status_code == 201, r.text
+    page = signed_in(browser, world, "coach", f"/clients/{world.ids['ann']}/metrics/weight",
+                     phone=phone)
+    chart = page.locator("#chart-samples svg")
+    flagged = chart.locator(".vt-point-flagged[data-clamped=above]")
+    expect(flagged).to_have_count(1, timeout=15_000)
+    expect(chart.locator(".vt-flag-value")).to_have_text("412 kg")
+    expect(chart.locator(".vt-axis-unit")).to_have_text("kg")
+    ticks = [float(t) for t in chart.locator("text[text-anchor=end]").all_text_contents()
+             if re.fullmatch(r"\d+(\.\d)?", t)]
+    assert ticks and max(ticks) < 100, ticks  # the 412 did not set the axis
+    line = chart.locator(".vt-series-resolved").get_attribute("points") or ""
+    assert len(line.split()) == chart.locator(".vt-point-resolved").count()
+    if phone:
+        no_sideways_scroll(page)
+        shot(page, "console-metric-phone.png")
+    else:
+        shot(page, "console-metric.png")
