@@ -102,6 +102,7 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/admin/jobs/{job_id}"): admin_only(404),  # the matrix's job id does not exist
     ("POST", "/api/admin/jobs/retry"): admin_only(),
     ("POST", "/api/admin/jobs/discard"): admin_only(),
+    ("GET", "/api/admin/throughput"): admin_only(),
     ("GET", "/api/admin/webhook-events"): admin_only(),
     ("GET", "/api/admin/webhook-events/summary"): admin_only(),
     ("GET", "/api/admin/webhook-events/unmatched-accounts"): admin_only(),

@@ -106,10 +106,11 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.monitoring.deliveries_routes import router as deliveries_router
     from vitaltrust.monitoring.jobs_routes import router as jobs_router
     from vitaltrust.monitoring.routes import router as monitoring_router
+    from vitaltrust.monitoring.throughput import router as throughput_router
     from vitaltrust.selftest.routes import router as selftest_router
     from vitaltrust.web.console import router as console_router
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-            jobs_router, deliveries_router, client_ingestion_router, web_router, console_router,
-            selftest_router]
+            jobs_router, deliveries_router, throughput_router, client_ingestion_router, web_router,
+            console_router, selftest_router]

@@ -214,3 +214,17 @@ def test_flagged_value_is_clamped_outside_the_scale(browser: Browser, world: Wor
         shot(page, "console-metric-phone.png")
     else:
         shot(page, "console-metric.png")
+
+
+def test_dashboard_time_range_throughput_and_latency(browser: Browser, world: World) -> None:
+    page = signed_in(browser, world, "admin", "/admin")
+    summary = page.locator("#throughput-summary")
+    expect(summary).to_contain_text("deliveries received", timeout=15_000)
+    expect(summary).to_contain_text("Job run time p50")
+    for label in ("1 h", "7 d", "30 d", "24 h"):
+        page.get_by_role("button", name=label, exact=True).click()
+        expect(page.get_by_role("button", name=label, exact=True)).to_have_attribute(
+            "aria-pressed", "true")
+        expect(page.locator("#chart-throughput svg rect").first).to_be_visible()
+    assert int(page.locator("#throughput-summary").inner_text().split()[0]) >= 5
+    shot(page, "console-dashboard.png")

@@ -1,7 +1,7 @@
 // /admin: overview from GET /api/admin/monitoring every 30 s; charts and tables from the
 // stats endpoints every 60 s; retry / recalculate buttons with a confirmation.
 import { api, ApiError } from "./api.js";
-import { $, confirmed, el, every, fmtDuration, fmtNumber, fmtPercent, fmtTime, initShell, stamp } from "./ui.js";
+import { $, confirmed, el, every, fmtDuration, fmtNumber, fmtPercent, fmtTime, initShell, reportError, stamp } from "./ui.js";
 import { bars, empty, lines, stackedBars } from "./charts.js";
 
 const OVERVIEW_MS = 30_000;
@@ -222,7 +222,43 @@ function action(button, question, path, describe) {
   });
 }
 
+// Throughput (deliveries processed / failed per bucket) and latency over 1 h ... 30 d.
+let range = "24h";
+const BUCKET_LABEL = { "1h": (d) => d.toISOString().slice(11, 16), "24h": (d) => d.toISOString().slice(11, 13) + "h",
+                       "7d": (d) => d.toISOString().slice(5, 13).replace("T", " ") + "h", "30d": (d) => d.toISOString().slice(5, 10) };
+const ms = (v) => (v == null ? "–" : `${fmtNumber(v)} ms`);
+
+async function loadThroughput() {
+  if (role !== "admin") return;
+  const data = await api(`/api/admin/throughput?range=${range}`);
+  const b = data.buckets;
+  const sum = (k) => b.reduce((s, x) => s + num(x[k]), 0);
+  const lat = data.latency;
+  $("#throughput-summary").textContent = `${fmtNumber(sum("received"))} deliveries received, `
+    + `${fmtNumber(sum("processed"))} processed, ${fmtNumber(sum("failed_deliveries"))} failed; `
+    + `${fmtNumber(sum("jobs_completed"))} jobs completed, ${fmtNumber(sum("jobs_failed"))} failed. `
+    + `Job run time p50 ${ms(lat.job_run.p50_ms)}, p95 ${ms(lat.job_run.p95_ms)}; `
+    + `webhook request p50 ${ms(lat.webhook_request.p50_ms)}, p95 ${ms(lat.webhook_request.p95_ms)}.`;
+  const container = $("#chart-throughput");
+  if (!b.some((x) => num(x.processed) || num(x.failed_deliveries))) {
+    empty(container, "No delivery was processed in this range.");
+    return;
+  }
+  container.replaceChildren(stackedBars(b.map((x) => ({
+    label: BUCKET_LABEL[range](new Date(x.at)),
+    parts: [{ name: "processed", value: num(x.processed), color: "#137a3f" },
+            { name: "failed", value: num(x.failed_deliveries), color: "#c0392b" }],
+  })), { label: `deliveries per ${data.bucket_seconds >= 86400 ? "day" : data.bucket_seconds >= 3600 ? "hour(s)" : "minute"}` }));
+}
+
 initShell();
+for (const button of document.querySelectorAll("[data-range]")) {
+  button.addEventListener("click", () => {
+    range = button.dataset.range;
+    for (const b of document.querySelectorAll("[data-range]")) b.setAttribute("aria-pressed", String(b === button));
+    loadThroughput().catch((e) => reportError("throughput", e));
+  });
+}
 $("#actions").hidden = false;
 if (role !== "admin") for (const b of document.querySelectorAll("[data-admin-only]")) b.hidden = true;
 action($("#btn-retry"), "Put every failed job back in the queue?", "/api/admin/jobs/retry-failed",
@@ -233,3 +269,4 @@ action($("#btn-recalc"), role === "admin" ? "Recalculate the confidence of every
     + (r.already_pending ? ` (${r.already_pending} already waiting).` : ".")));
 every(OVERVIEW_MS, "overview", loadOverview);
 every(STATS_MS, "stats", loadStats);
+every(STATS_MS, "throughput", loadThroughput);

@@ -95,6 +95,7 @@ export function stackedBars(days, { width = 360, height = 180, label = "stacked 
   const max = Math.max(1, ...totals);
   const left = 34, right = 6, bottom = height - 22, top = 10;
   const step = (width - left - right) / Math.max(1, days.length);
+  const labelEvery = Math.max(1, Math.ceil(days.length / 8));
   const y = scale(0, max, bottom, top);
   root.append(svg("line", { x1: left, x2: width - right, y1: bottom, y2: bottom, class: "vt-axis" }));
   const maxLabel = svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" });
@@ -110,9 +111,11 @@ export function stackedBars(days, { width = 360, height = 180, label = "stacked 
       root.append(svg("rect", { x, y: base, width: step * 0.7, height: h, fill: part.color },
                       title(`${day.label} ${part.name}: ${part.value}`)));
     }
-    const name = svg("text", { x: x + step * 0.35, y: height - 6, "text-anchor": "middle" });
-    name.textContent = day.label;
-    root.append(name);
+    if (i % labelEvery === 0) {  // at most 8 labels: 60 minutes must stay readable
+      const name = svg("text", { x: x + step * 0.35, y: height - 6, "text-anchor": "middle" });
+      name.textContent = day.label;
+      root.append(name);
+    }
   });
   return root;
 }
