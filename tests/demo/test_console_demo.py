@@ -24,7 +24,9 @@ def adds_up(t: dict[str, Any]) -> bool:
     return bool(t["received"] == sum(t[k] for k in OUTCOMES))
 
 
-def test_recalculate_all_is_not_critical_and_counts_add_up(demo: Demo, browser: Browser) -> None:  # noqa: F811
+def test_recalculate_all_is_not_critical_and_counts_add_up(
+        template_db: str, demo: Demo, browser: Browser) -> None:  # noqa: F811
+    # template_db first: its set-up runs asyncio, which it cannot once Playwright's loop runs
     creds = credentials(demo)
     email = "admin@demo.vitaltrust.local"
     admin = login(demo.base, email, creds[email])

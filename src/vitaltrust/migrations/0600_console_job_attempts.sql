@@ -53,3 +53,11 @@ BEGIN
     RETURN n;
 END
 $$;
+
+-- One retry rule: retrying every failed job (of a type) is retrying that selection.
+CREATE OR REPLACE FUNCTION retry_failed_jobs(p_job_type text DEFAULT NULL) RETURNS integer
+LANGUAGE sql AS $$
+    SELECT retry_failed_job_ids(ARRAY(
+        SELECT id FROM background_jobs
+        WHERE status = 'failed' AND (p_job_type IS NULL OR type = p_job_type)))
+$$;

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from psycopg import sql
 
 from vitaltrust.db import Conn
+from vitaltrust.monitoring.joblist import compose_list
 from vitaltrust.queue.enqueue import NewJob, enqueue_many
 
 EventStatus = Literal["received", "processed", "unmatched", "ignored", "failed"]
@@ -131,12 +132,8 @@ REQUEUE = "SELECT * FROM requeue_webhook_events(%(ids)s::bigint[], %(force)s)"
 
 
 def _list_query(params: dict[str, Any], status: EventStatus | None) -> sql.Composed:
-    parts = [LIST_HEAD]
-    if status is not None:
-        parts.append(STATUS_FILTER[status])
-    parts += [FILTERS[k] for k in FILTERS if params.get(k) is not None]
-    parts.append(LIST_TAIL)
-    return sql.Composed([sql.SQL(p) for p in parts])
+    return compose_list(LIST_HEAD, STATUS_FILTER[status] if status is not None else None,
+                        FILTERS, params, LIST_TAIL)
 
 
 async def summary(conn: Conn, since: datetime | None) -> dict[str, Any]:

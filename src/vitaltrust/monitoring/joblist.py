@@ -103,16 +103,22 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+def compose_list(head: str, status_filter: str | None, filters: dict[str, str],
+                 params: dict[str, Any], tail: str) -> sql.Composed:
+    """A list query from constant fragments: the head, the status (a constant), one
+    fragment per parameter given, the tail (jobs and deliveries lists)."""
+    parts = [head, status_filter or ""]
+    parts += [fragment for key, fragment in filters.items() if params.get(key) is not None]
+    parts.append(tail)
+    return sql.Composed([sql.SQL(p) for p in parts])
+
+
 def list_query(f: JobFilter, after: int | None) -> tuple[sql.Composed, dict[str, Any]]:
     params: dict[str, Any] = {"type": f.type, "since": f.since, "until": f.until,
                               "error": None if f.error is None else _like(f.error),
                               "after": after}
-    parts = [LIST_HEAD]
-    if f.status is not None:
-        parts.append(STATUS_FILTER[f.status])
-    parts += [FILTERS[k] for k, v in params.items() if v is not None]
-    parts.append(LIST_TAIL)
-    return sql.Composed([sql.SQL(p) for p in parts]), params
+    status = STATUS_FILTER[f.status] if f.status is not None else None
+    return compose_list(LIST_HEAD, status, FILTERS, params, LIST_TAIL), params
 
 
 async def list_jobs(conn: Conn, f: JobFilter, *, after: int | None, limit: int

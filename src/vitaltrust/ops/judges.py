@@ -9,7 +9,13 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from vitaltrust.monitoring.health import Finding, HealthReport, HealthSignals, HealthThresholds
+from vitaltrust.monitoring.health import (
+    Finding,
+    HealthReport,
+    HealthSignals,
+    HealthThresholds,
+    duration_words,
+)
 
 Status = Literal["pass", "warn", "fail", "skip"]
 SEVERITY: dict[Status, int] = {"skip": 0, "pass": 0, "warn": 1, "fail": 2}
@@ -58,17 +64,6 @@ class FailedType:
 def overall(checks: Sequence[Check]) -> Status:
     worst = max((SEVERITY[c.status] for c in checks), default=0)
     return "fail" if worst == 2 else "warn" if worst == 1 else "pass"
-
-
-def _ago(seconds: float) -> str:
-    s = int(seconds)
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172800:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
 
 
 def judge_database(error: str | None, pending: Sequence[str], unknown: Sequence[str]) -> Check:
@@ -192,7 +187,8 @@ def judge_stalled_leases(stalled: int, oldest_expired_seconds: float | None, t: 
             "lease_grace_seconds": t.lease_grace_seconds}
     if stalled == 0 or oldest_expired_seconds is None:
         return Check(name, "pass", "none", data=data)
-    value = f"{stalled} processing job(s) past their lease, oldest by {_ago(oldest_expired_seconds)}"
+    value = (f"{stalled} processing job(s) past their lease, "
+             f"oldest by {duration_words(oldest_expired_seconds)}")
     if oldest_expired_seconds > t.lease_grace_seconds:
         return Check(name, "fail", value,
                      "no scheduler leader is rescuing them: see the leader check; "
