@@ -74,6 +74,9 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/static/{path}"): everyone(200),
     # webhooks: the signature is the authentication, whoever else is calling
     ("POST", "/webhooks/{source}"): everyone(401),
+    # Garmin's token URL exists for garmin sources only; the matrix source is a standard
+    # one (garmin's 401s for a wrong token or client id: tests/ingest/test_source_auth.py)
+    ("POST", "/webhooks/{source}/{token}"): everyone(404),
     # auth
     ("POST", "/auth/login"): everyone(401),  # wrong password, whoever is calling
     ("POST", "/auth/logout"): everyone(204),  # idempotent; bearer callers have no session
@@ -115,6 +118,12 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", "/api/admin/selftest"): admin_only(),
     ("POST", "/api/admin/selftest/sandbox"): admin_only(201),
     ("GET", "/api/admin/selftest/sandbox/{user_id}"): admin_only(404),
+    # webhook sources (admins only; disable runs before enable, so the source ends enabled)
+    ("GET", "/api/admin/sources"): admin_only(),
+    ("POST", "/api/admin/sources"): admin_only(201),
+    ("POST", "/api/admin/sources/{source}/rotate-secret"): admin_only(),
+    ("POST", "/api/admin/sources/{source}/disable"): admin_only(),
+    ("POST", "/api/admin/sources/{source}/enable"): admin_only(),
     ("DELETE", "/api/admin/selftest/sandbox/{user_id}"): admin_only(404),
     # pages
     ("GET", "/admin"): page(client=403),
@@ -130,7 +139,8 @@ EXPECTED: dict[tuple[str, str], Expect] = {
 }
 
 # Routes a cookie session reaches without a CSRF token: not authenticated by the cookie.
-CSRF_EXEMPT = {("POST", "/auth/login"), ("POST", "/webhooks/{source}")}
+CSRF_EXEMPT = {("POST", "/auth/login"), ("POST", "/webhooks/{source}"),
+               ("POST", "/webhooks/{source}/{token}")}
 PAGES = {key for key, expect in EXPECTED.items() if expect["anonymous"] == 303}
 HOMES = {"anonymous": "/login?next=/", "client": "/clients", "trainer": "/clients",
          "other_trainer": "/clients", "admin": "/admin"}
@@ -227,7 +237,11 @@ async def _world(conn: Conn, settings: Settings, db_url: str) -> World:
     return World(users, other, headers, {
         "user_id": str(users["client"].user_id), "metric": "weight",
         "token_id": str(victim_id), "source": "matrix", "path": "base.css",
+<<<<<<< HEAD
         "job_id": "999999999", "event_id": "999999999",
+=======
+        "token": "not-a-garmin-token",
+>>>>>>> main
     }, (session.token, session.csrf_token))
 
 
@@ -243,6 +257,9 @@ BODIES: dict[tuple[str, str], Any] = {
         "source": "matrix", "external_user_id": "ext-matrix", "email": "nobody@example.test"},
     ("POST", "/webhooks/{source}"): {"type": "samples", "user": "x", "samples": []},
     ("POST", "/api/admin/selftest"): {"checks": ["rate-limiting"]},  # needs no worker
+    ("POST", "/api/admin/sources"): {"name": "matrix-terra", "kind": "terra"},
+    ("POST", "/api/admin/sources/{source}/rotate-secret"): {"overlap": "1h"},
+    ("POST", "/webhooks/{source}/{token}"): {"dailies": []},
 }
 
 

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     # --- ingestion ------------------------------------------------------------------
     rate_limit_enabled: bool = True
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    # the address providers reach this server at, for the webhook URLs `sources` prints
+    # (default: http://{host}:{port})
+    public_url: str | None = None
     stats_flush_seconds: float = Field(default=1.0, gt=0)
 
     # --- queue ----------------------------------------------------------------------
@@ -75,6 +78,10 @@ class Settings(BaseSettings):
 
     # --- demo (`serve --demo`) ------------------------------------------------------
     demo_rate: float = Field(default=2.0, gt=0, le=1000)  # live deliveries per second
+
+
+def public_base_url(settings: Settings) -> str:
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
 @lru_cache(maxsize=1)
