@@ -237,11 +237,8 @@ async def _world(conn: Conn, settings: Settings, db_url: str) -> World:
     return World(users, other, headers, {
         "user_id": str(users["client"].user_id), "metric": "weight",
         "token_id": str(victim_id), "source": "matrix", "path": "base.css",
-<<<<<<< HEAD
         "job_id": "999999999", "event_id": "999999999",
-=======
         "token": "not-a-garmin-token",
->>>>>>> main
     }, (session.token, session.csrf_token))
 
 

@@ -113,9 +113,5 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-<<<<<<< HEAD
             jobs_router, deliveries_router, throughput_router, client_ingestion_router, web_router,
-            console_router, selftest_router]
-=======
-            web_router, selftest_router, sources_router]
->>>>>>> main
+            console_router, selftest_router, sources_router]
