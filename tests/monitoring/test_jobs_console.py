@@ -39,9 +39,10 @@ async def test_failed_attempts_are_recorded_with_traceback(
     assert r.status_code == 200, r.text
     job = r.json()
     assert job["status"] == "failed" and job["payload"]["user_id"] == "not-a-number"
-    assert [a["attempt"] for a in job["attempts"]] == [1, 2]
-    assert [a["outcome"] for a in job["attempts"]] == ["retried", "failed"]
-    for a in job["attempts"]:
+    assert job["attempts"] == 2 and job["max_attempts"] == 2
+    assert [a["attempt"] for a in job["attempt_history"]] == [1, 2]
+    assert [a["outcome"] for a in job["attempt_history"]] == ["retried", "failed"]
+    for a in job["attempt_history"]:
         assert a["worker"].startswith("inline:") and a["duration_ms"] >= 0
         assert a["error"] and "Traceback (most recent call last)" in a["traceback"]
         assert datetime.fromisoformat(a["started_at"]) <= datetime.fromisoformat(a["finished_at"])

@@ -146,7 +146,7 @@ async def job_detail(conn: Conn, job_id: int) -> dict[str, Any] | None:
     raw = job["payload"].get("webhook_event_id") if isinstance(job["payload"], dict) else None
     if isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit()):
         event = await (await conn.execute(RELATED_EVENT, {"id": int(raw)})).fetchone()
-    return {**job, "attempts": attempts, "related_event": event}
+    return {**job, "attempt_history": attempts, "related_event": event}
 
 
 async def retry_ids(conn: Conn, ids: list[int]) -> int:

@@ -30,8 +30,9 @@ function render(j) {
       ? el("a", { href: `/admin/webhooks/${ev.webhook_event_id}`,
                   text: `${ev.source} #${ev.webhook_event_id} (${ev.status})` })
       : "none"));
-  $("#attempts-empty").hidden = (j.attempts || []).length > 0;
-  $("#job-attempts").replaceChildren(...(j.attempts || []).map((a) => el("li", { "data-outcome": a.outcome },
+  const history = j.attempt_history || [];
+  $("#attempts-empty").hidden = history.length > 0;
+  $("#job-attempts").replaceChildren(...history.map((a) => el("li", { "data-outcome": a.outcome },
     el("p", { text: `Attempt ${a.attempt}: ${a.outcome === "failed" ? "failed for good" : "failed, retried"} at ${fmtTime(a.finished_at)} on ${a.worker || "unknown worker"}, after ${a.duration_ms == null ? "–" : fmtNumber(a.duration_ms) + " ms"}` }),
     el("pre", { class: "vt-pre", text: a.error || "" }),
     a.traceback ? el("details", {}, el("summary", { text: "Traceback" }), el("pre", { class: "vt-pre vt-traceback", text: a.traceback })) : null)));
