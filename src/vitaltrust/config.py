@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     # (default: http://{host}:{port})
     public_url: str | None = None
     stats_flush_seconds: float = Field(default=1.0, gt=0)
+    # a delivery that only links to its payload (Terra `s3_payload`): the processing job
+    # downloads it; https only unless relaxed (tests serve it from 127.0.0.1)
+    linked_payload_https_only: bool = True
+    linked_payload_timeout_seconds: float = Field(default=20.0, gt=0)
+    linked_payload_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     # --- queue ----------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, ge=1)

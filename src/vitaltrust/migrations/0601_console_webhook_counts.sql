@@ -11,7 +11,8 @@
 ALTER TABLE webhook_stats_minute ADD COLUMN ignored bigint NOT NULL DEFAULT 0;
 ALTER TABLE webhook_stats_total ADD COLUMN ignored bigint NOT NULL DEFAULT 0;
 
--- Put finished deliveries (unmatched, failed or ignored; processed ones only with p_force)
+-- Put finished deliveries (unmatched, failed or ignored; processed and needs_pull ones (a
+-- needs_pull ping counts as processed and as needs_pull, migration 0520) only with p_force)
 -- back to 'received' and take their outcomes out of the statistics; returns them so the
 -- caller enqueues their webhook_processing jobs in the same transaction.
 CREATE FUNCTION requeue_webhook_events(p_ids bigint[], p_force boolean DEFAULT false)
@@ -23,7 +24,7 @@ LANGUAGE sql AS $$
         FROM webhook_events e
         WHERE e.webhook_event_id = ANY (p_ids)
           AND (e.status IN ('unmatched', 'failed', 'ignored')
-               OR (p_force AND e.status = 'processed'))
+               OR (p_force AND e.status IN ('processed', 'needs_pull')))
         ORDER BY e.webhook_event_id
         FOR UPDATE OF e
     ), reset AS (
@@ -32,7 +33,9 @@ LANGUAGE sql AS $$
         FROM picked p WHERE e.webhook_event_id = p.webhook_event_id
         RETURNING e.webhook_event_id
     ), gone AS (
-        SELECT p.source_id, count(*) FILTER (WHERE p.status = 'processed') AS processed,
+        SELECT p.source_id,
+               count(*) FILTER (WHERE p.status IN ('processed', 'needs_pull')) AS processed,
+               count(*) FILTER (WHERE p.status = 'needs_pull') AS needs_pull,
                count(*) FILTER (WHERE p.status = 'unmatched') AS unmatched,
                count(*) FILTER (WHERE p.status = 'ignored') AS ignored,
                count(*) FILTER (WHERE p.status = 'failed') AS failed,
@@ -41,15 +44,16 @@ LANGUAGE sql AS $$
         GROUP BY p.source_id
     ), minute AS (
         INSERT INTO webhook_stats_minute AS t
-            (source_id, bucket, processed, unmatched, ignored, failed, processing_ms)
+            (source_id, bucket, processed, unmatched, ignored, failed, needs_pull, processing_ms)
         SELECT g.source_id, date_trunc('minute', now()), -g.processed, -g.unmatched,
-               -g.ignored, -g.failed, -g.processing_ms
+               -g.ignored, -g.failed, -g.needs_pull, -g.processing_ms
         FROM gone g ORDER BY g.source_id
         ON CONFLICT (source_id, bucket) DO UPDATE SET
             processed = t.processed + EXCLUDED.processed,
             unmatched = t.unmatched + EXCLUDED.unmatched,
             ignored = t.ignored + EXCLUDED.ignored,
             failed = t.failed + EXCLUDED.failed,
+            needs_pull = t.needs_pull + EXCLUDED.needs_pull,
             processing_ms = t.processing_ms + EXCLUDED.processing_ms
     )
     SELECT r.webhook_event_id, s.is_sandbox

@@ -24,6 +24,9 @@ BEGIN
             CASE NEW.status
                 WHEN 'failed' THEN format('delivery %s from source %s could not be read',
                                           NEW.event_id, v_name)
+                WHEN 'needs_pull' THEN format('delivery %s from source %s is a ping: its data '
+                                              'must be pulled from the callback URL',
+                                              NEW.event_id, v_name)
                 ELSE format('delivery %s from source %s names provider accounts linked to no '
                             'user: %s (link them on /admin/webhooks or with vitaltrust '
                             'sources link)', NEW.event_id, v_name, coalesce(v_accounts, '?'))

@@ -20,9 +20,9 @@ from vitaltrust.db import Conn
 from vitaltrust.monitoring.joblist import compose_list
 from vitaltrust.queue.enqueue import NewJob, enqueue_many
 
-EventStatus = Literal["received", "processed", "unmatched", "ignored", "failed"]
+EventStatus = Literal["received", "processed", "unmatched", "ignored", "needs_pull", "failed"]
 EVENT_STATUSES: tuple[EventStatus, ...] = ("received", "processed", "unmatched", "ignored",
-                                           "failed")
+                                           "needs_pull", "failed")
 MAX_PAGE = 200
 # queued longer than 10 minutes: "stuck" (SUMMARY); the reason ingest/jobs.py writes for an
 # account nobody linked (UNMATCHED_ACCOUNTS)
@@ -33,7 +33,7 @@ WITH stats AS (
     SELECT m.source_id, sum(m.received) AS received, sum(m.processed) AS processed,
            sum(m.unmatched) AS unmatched, sum(m.ignored) AS ignored, sum(m.failed) AS failed,
            sum(m.duplicates) AS duplicates, sum(m.rejected) AS rejected,
-           sum(m.rate_limited) AS rate_limited
+           sum(m.rate_limited) AS rate_limited, sum(m.needs_pull) AS needs_pull
     FROM webhook_stats_minute m
     WHERE %(since)s::timestamptz IS NULL OR m.bucket >= %(since)s
     GROUP BY m.source_id
@@ -57,6 +57,7 @@ SELECT s.name AS source, s.kind, s.enabled,
        coalesce(st.duplicates, 0)::bigint AS duplicates,
        coalesce(st.rejected, 0)::bigint AS rejected,
        coalesce(st.rate_limited, 0)::bigint AS rate_limited,
+       coalesce(st.needs_pull, 0)::bigint AS needs_pull,
        coalesce(lv.unmatched_waiting, 0)::bigint AS unmatched_waiting,
        coalesce(lv.failed_waiting, 0)::bigint AS failed_waiting
 FROM webhook_sources s
@@ -139,7 +140,8 @@ def _list_query(params: dict[str, Any], status: EventStatus | None) -> sql.Compo
 async def summary(conn: Conn, since: datetime | None) -> dict[str, Any]:
     rows = await (await conn.execute(SUMMARY, {"since": since})).fetchall()
     keys = ("received", "processed", "unmatched", "ignored", "failed", "queued", "stuck",
-            "duplicates", "rejected", "rate_limited", "unmatched_waiting", "failed_waiting")
+            "duplicates", "rejected", "rate_limited", "needs_pull", "unmatched_waiting",
+            "failed_waiting")
     totals = {k: sum(int(r[k]) for r in rows) for k in keys}
     return {"since": since, "sources": rows, "totals": totals}
 
