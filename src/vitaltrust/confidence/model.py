@@ -1,4 +1,4 @@
-"""The confidence model v1 (/work/shared/CONFIDENCE.md, docs/confidence.md): a pure function.
+"""The confidence model v1 (docs/confidence.md): a pure function.
 
     score(samples, spec, now, priority=None) -> Confidence
 
