@@ -23,7 +23,7 @@ from vitaltrust.ingest.adapters import (
     linked_payload_url,
 )
 from vitaltrust.ingest.adapters.common import number
-from vitaltrust.metrics.types import AdapterResult, RawSample
+from vitaltrust.metrics.types import AdapterError, AdapterResult, RawSample
 from vitaltrust.metrics.units import to_canonical
 
 
@@ -321,3 +321,15 @@ def test_terra_heart_data_is_read_under_either_published_key() -> None:
     payload["data"][0]["heart_data"] = {"heart_rate_data": {"summary": {"resting_hr_bpm": 58}}}
     resting, = of(adapt_terra(payload), "resting_heart_rate")
     assert (resting.value, resting.local_date) == (58, "2026-07-01")
+
+
+def test_standard_sender_test_message_is_ignored_with_a_reason() -> None:
+    # the reference vector's body of the Standard Webhooks spec (standard-webhooks/
+    # standard-webhooks, spec/standard-webhooks.md, signed by every official library's
+    # tests): nothing of ours in it, so a notification said in words, never `failed`
+    r = adapt_standard({"test": 2432232314})
+    assert r.notification_only and not r.samples
+    assert r.ignored == ("a body without 'type' or 'samples' carries no samples",)
+    # a body that says it carries samples but does not is still a broken payload
+    with pytest.raises(AdapterError):
+        adapt_standard({"type": "samples", "user": "u"})
