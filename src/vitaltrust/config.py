@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
 
+    # --- confidence -----------------------------------------------------------------
+    # the model new scores are computed with ("1": as specified, "2": calibrated, see
+    # docs/calibration.md); `confidence recalculate-all` moves every cached score to it
+    confidence_model_version: Literal["1", "2"] = "1"
+
     # --- monitoring -----------------------------------------------------------------
     # GET /metrics: admins always; a Prometheus scraper may send this as its bearer token
     metrics_token: str | None = None

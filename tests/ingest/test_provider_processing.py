@@ -102,6 +102,21 @@ async def test_garmin_published_summaries_are_stored_on_their_days(
     assert (93, "%", "2019-10-29") in spo2
 
 
+async def test_garmin_third_party_dailies_keep_their_device_beside_garmin_dailies(
+        app_client: httpx.AsyncClient, conn: Conn, settings: Settings) -> None:
+    user_id, source_id = await linked_user(conn, "garmin", garmin.USER)
+    for payload in (garmin.DAILIES, garmin.THIRD_PARTY_AS_PUBLISHED, garmin.BODY_AS_PUBLISHED):
+        e = await run(app_client, settings, conn, source_id, payload)
+        assert e["status"] == "processed" and e["rejections"] == [], e
+    found = await rows(conn, user_id)
+    steps = [(r["value"], r["day"], r["device_type"], r["device_model"]) for r in found
+             if r["metric"] == "steps"]
+    assert steps == [(4210, "2016-01-11", "watch", None), (3305, "2016-01-12", "watch", None),
+                     (11467, "2016-09-01", "watch", "FITBIT"),
+                     (13986, "2016-09-02", "watch", "FITBIT")]
+    assert table(found, "weight") == [(75.45, "g", "2015-08-16")]
+
+
 async def test_garmin_unmapped_types_are_ignored_with_reasons_not_failed(
         app_client: httpx.AsyncClient, conn: Conn, settings: Settings) -> None:
     user_id, source_id = await linked_user(conn, "garmin", garmin.USER)
@@ -223,7 +238,7 @@ async def test_junction_published_examples(
         app_client: httpx.AsyncClient, conn: Conn, settings: Settings) -> None:
     user_id, source_id = await linked_user(conn, "junction", junction.ACCOUNT)
     for payload in (junction.BODY, junction.BLOOD_PRESSURE, junction.SLEEP, junction.HRV,
-                    junction.HEARTRATE):
+                    junction.HEARTRATE, junction.ACTIVITY, junction.VO2_MAX):
         e = await run(app_client, settings, conn, source_id, payload)
         assert e["status"] == "processed" and e["rejections"] == [], e
     found = await rows(conn, user_id)
@@ -232,7 +247,10 @@ async def test_junction_published_examples(
     assert table(found, "blood_pressure_systolic") == [(125, "mmHg", "2023-05-26")]
     assert table(found, "blood_pressure_diastolic") == [(75, "mmHg", "2023-05-26")]
     assert table(found, "sleep_duration") == [(28800, "s", "2024-05-17")]
-    assert table(found, "resting_heart_rate") == [(43, "bpm", "2024-05-17")]
+    assert table(found, "resting_heart_rate") == [(60, "bpm", "2023-03-22"),
+                                                  (43, "bpm", "2024-05-17")]
+    assert table(found, "steps") == [(10000, "steps", "2023-03-22")]
+    assert table(found, "vo2max") == [(48, "mL/kg/min", "2023-02-13")]
     assert table(found, "hrv_rmssd") == [(61.5, "rmssd", "2024-05-17"), (78, "ms", "2024-05-17")]
     # 00:00:08 UTC at -4 h is the evening before
     assert table(found, "heart_rate") == [(56, "bpm", "2026-05-23"), (54, "bpm", "2026-05-23")]

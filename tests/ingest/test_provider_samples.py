@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -22,7 +23,7 @@ from vitaltrust.ingest.adapters import (
     linked_payload_url,
 )
 from vitaltrust.ingest.adapters.common import number
-from vitaltrust.metrics.types import AdapterResult, RawSample
+from vitaltrust.metrics.types import AdapterError, AdapterResult, RawSample
 from vitaltrust.metrics.units import to_canonical
 
 
@@ -102,6 +103,27 @@ def test_garmin_body_blood_pressure_hrv_pulse_ox_user_metrics() -> None:
 def test_garmin_pulse_ox_key_spellings(key: str) -> None:
     payload = {key: garmin.PULSE_OX["pulseox"]}
     assert len(of(adapt_garmin(payload), "spo2")) == 8
+
+
+@pytest.mark.parametrize("payload", [garmin.THIRD_PARTY_DAILIES, garmin.THIRD_PARTY_AS_PUBLISHED],
+                         ids=["thirdPartyDailies", "thirdparty"])
+def test_garmin_third_party_dailies_are_the_other_devices_days(payload: dict[str, Any]) -> None:
+    r = adapt_garmin(payload)
+    assert not r.notification_only and r.rejections == []
+    assert [(s.metric, s.value, s.unit, s.local_date, s.device_type, s.device_model,
+             s.coverage_seconds) for s in r.samples] == [
+        ("steps", 11467, "steps", "2016-09-01", "watch", "FITBIT", 86400),
+        ("steps", 13986, "steps", "2016-09-02", "watch", "FITBIT", 86400)]
+    # never the same sample id as Garmin's own daily with the same summaryId
+    daily_ids = {s.sample_id for s in adapt_garmin(garmin.DAILIES).samples}
+    assert not daily_ids & {s.sample_id for s in r.samples}
+
+
+def test_garmin_body_key_as_published_is_body_composition() -> None:
+    r = adapt_garmin(garmin.BODY_AS_PUBLISHED)
+    assert [(s.metric, s.value, s.unit, s.measured_at, s.device_type) for s in r.samples] == [
+        ("weight", 75450, "g", utc(1439741130), "scale"),
+        ("body_fat", 17.1, "%", utc(1439741130), "scale")]
 
 
 def test_garmin_unmapped_summary_types_are_ignored_with_reasons() -> None:
@@ -226,6 +248,20 @@ def test_junction_sleep_hrv_heartrate() -> None:
         ("heart_rate", 56, "bpm", -14400), ("heart_rate", 54, "bpm", -14400)]
 
 
+def test_junction_activity_steps_and_resting_heart_rate() -> None:
+    got = {s.metric: (s.value, s.unit, s.local_date) for s in adapt_junction(junction.ACTIVITY).samples}
+    assert got == {"steps": (10000, "steps", "2023-03-22"),
+                   "resting_heart_rate": (60, "bpm", "2023-03-22")}
+
+
+def test_junction_interval_sample_is_timed_at_its_start() -> None:
+    r = adapt_junction(junction.VO2_MAX)
+    assert r.rejections == []
+    vo2, = r.samples
+    assert (vo2.metric, vo2.value, vo2.unit, vo2.measured_at) == (
+        "vo2max", 48, "mL/kg/min", datetime(2023, 2, 13, 14, 30, 52, tzinfo=UTC))
+
+
 def test_junction_notifications_carry_no_samples() -> None:
     for payload in (junction.HISTORICAL, junction.CONNECTION):
         r = adapt_junction(payload)
@@ -285,3 +321,15 @@ def test_terra_heart_data_is_read_under_either_published_key() -> None:
     payload["data"][0]["heart_data"] = {"heart_rate_data": {"summary": {"resting_hr_bpm": 58}}}
     resting, = of(adapt_terra(payload), "resting_heart_rate")
     assert (resting.value, resting.local_date) == (58, "2026-07-01")
+
+
+def test_standard_sender_test_message_is_ignored_with_a_reason() -> None:
+    # the reference vector's body of the Standard Webhooks spec (standard-webhooks/
+    # standard-webhooks, spec/standard-webhooks.md, signed by every official library's
+    # tests): nothing of ours in it, so a notification said in words, never `failed`
+    r = adapt_standard({"test": 2432232314})
+    assert r.notification_only and not r.samples
+    assert r.ignored == ("a body without 'type' or 'samples' carries no samples",)
+    # a body that says it carries samples but does not is still a broken payload
+    with pytest.raises(AdapterError):
+        adapt_standard({"type": "samples", "user": "u"})

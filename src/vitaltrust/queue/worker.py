@@ -29,6 +29,7 @@ from vitaltrust.db import Conn
 from vitaltrust.logging_setup import log_context
 from vitaltrust.monitoring.stats import StatsRecorder, collecting_job_stats
 from vitaltrust.queue import sql
+from vitaltrust.queue.attempts import format_traceback, record_failed_attempts
 from vitaltrust.queue.enqueue import NewJob, deferring_keyed_jobs, enqueue_many
 from vitaltrust.queue.registry import HandlerSpec, Job, get_handler, load_handlers
 
@@ -116,6 +117,7 @@ class BatchRunner:
         self.worker_id = worker_id
         self.settings = settings
         self.handlers = handlers if handlers is not None else load_handlers()
+        self.tracebacks: dict[int, str] = {}  # job id -> traceback, until its attempt is recorded
 
     def _spec(self, job_type: str) -> HandlerSpec | None:
         return self.handlers.get(job_type) or get_handler(job_type)
@@ -139,7 +141,10 @@ class BatchRunner:
                 if conn.broken:  # the database went away: not the job's fault, hand it back
                     raise
                 error = describe(exc, timeout)
-                log.warning("job attempt %d of %d failed: %s", job.attempts + 1, job.max_attempts, error)
+                self.tracebacks[job.id] = format_traceback(exc)
+                # one line: the stored error keeps the database's CONTEXT lines, the log not
+                log.warning("job attempt %d of %d failed: %s", job.attempts + 1, job.max_attempts,
+                            error.splitlines()[0] if error else error)
                 raise _HandlerFailed(job.id, error) from exc
             finally:
                 tally.durations_ms[job.id] = (time.perf_counter() - t0) * 1000
@@ -232,6 +237,8 @@ class BatchRunner:
                                                   errors, final) if errors else []
         for r in failed_rows:
             (result.failed if r["status"] == "failed" else result.retried).append(r["id"])
+        await record_failed_attempts(conn, self.worker_id, failed_rows, errors,
+                                     tally.durations_ms, self.tracebacks)
         handled = set(result.completed) | set(errors) | set(result.lost)
         leftover = [c.job.id for c in batch if c.job.id not in handled]
         if leftover:

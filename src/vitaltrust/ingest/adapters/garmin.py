@@ -20,6 +20,7 @@ from vitaltrust.ingest.adapters.common import (
     as_dict,
     date_text,
     local_day,
+    provider_device,
     text,
     unix_with_offset,
 )
@@ -27,10 +28,15 @@ from vitaltrust.metrics.types import AdapterError, AdapterResult
 
 # spellings of one summary type (Garmin's spec says "pulseox", its backfill URL "pulseOx")
 ALIASES = {"pulseOx": "pulseox", "pulseOX": "pulseox", "bodyComposition": "bodyComps",
+           "body": "bodyComps", "bloodPressure": "bloodPressures", "stress": "stressDetails",
            "respiration": "allDayRespiration", "moveIQ": "moveiq", "moveIq": "moveiq",
-           "skinTemperature": "skinTemp", "userMetric": "userMetrics"}
-MAPPED = frozenset({"dailies", "sleeps", "hrv", "userMetrics", "bodyComps", "bloodPressures",
-                    "pulseox"})
+           "moveIQActivities": "moveiq", "skinTemperature": "skinTemp",
+           "userMetric": "userMetrics", "thirdparty": "thirdPartyDailies",
+           "thirdParty": "thirdPartyDailies"}
+# thirdPartyDailies: daily summaries of a non-Garmin device synced to Garmin Connect
+# (`source`: "FITBIT" ...), stored as that device's readings
+MAPPED = frozenset({"dailies", "thirdPartyDailies", "sleeps", "hrv", "userMetrics",
+                    "bodyComps", "bloodPressures", "pulseox"})
 LIFECYCLE = {
     "deregistrations": "the user disconnected vitaltrust from Garmin Connect",
     "userPermissionsChange": "the user changed which data Garmin may share",
@@ -71,6 +77,11 @@ class _Summary:
         self.key = text(entry.get("summaryId")) or f"{list_name}:{user}:{self.start}"
         self.day = (date_text(entry.get("calendarDate"))
                     or local_day(unix_with_offset(self.start, self.offset)[0]))
+        self.device, self.model = "watch", None
+        if list_name == "thirdPartyDailies":  # its own ids: never a correction of a daily
+            self.model = text(entry.get("source"))
+            self.device = provider_device(self.model)
+            self.key = f"thirdPartyDailies:{self.key}"
 
     def value(self, out: Collector, field: str, metric: str, unit: str, *, at_end: bool = False
               ) -> None:
@@ -82,8 +93,8 @@ class _Summary:
         at, _ = unix_with_offset(seconds, self.offset)
         raw = seconds if seconds is not None else self.day
         out.add(self.user, metric, self.entry.get(field), unit, raw, at=at, offset=self.offset,
-                local_date=self.day, device_type="watch", sample_id=f"{self.key}:{metric}",
-                coverage=self.duration)
+                local_date=self.day, device_type=self.device, device_model=self.model,
+                sample_id=f"{self.key}:{metric}", coverage=self.duration)
 
     def series(self, out: Collector, field: str, metric: str, unit: str) -> None:
         """A map of offset-from-start -> value: one timed sample each."""
@@ -98,7 +109,7 @@ class _Summary:
                 continue
             at, local = unix_with_offset(seconds, self.offset)
             out.add(self.user, metric, value, unit, seconds, at=at, offset=local,
-                    device_type="watch")
+                    device_type=self.device, device_model=self.model)
 
 
 def _timed(out: Collector, user: str, e: dict[str, Any], sid: str,
@@ -122,7 +133,7 @@ def _entry(out: Collector, list_name: str, user: str, e: dict[str, Any]) -> None
                                      ("diastolic", "blood_pressure_diastolic", "mmHg"),
                                      ("pulse", "heart_rate", "bpm")),
                "manual" if manual else "bp_cuff")
-    elif list_name == "dailies":
+    elif list_name in ("dailies", "thirdPartyDailies"):
         s.value(out, "steps", "steps", "steps")
         s.value(out, "restingHeartRateInBeatsPerMinute", "resting_heart_rate", "bpm")
         s.series(out, "timeOffsetHeartRateSamples", "heart_rate", "bpm")

@@ -27,10 +27,12 @@ from vitaltrust.ingest.adapters.common import (
 )
 from vitaltrust.metrics.types import AdapterError, AdapterResult
 
-# summary resource -> [(field, metric, unit)], and the field that times the summary
+# summary resource -> [(field, metric, unit)] ("a.b": field b of object a), and the field
+# that times the summary
 SUMMARY_FIELDS: dict[str, list[tuple[str, str, str | None]]] = {
     "body": [("weight", "weight", "kg"), ("fat", "body_fat", "%")],
-    "activity": [("steps", "steps", "steps")],
+    "activity": [("steps", "steps", "steps"),
+                 ("heart_rate.resting_bpm", "resting_heart_rate", "bpm")],
     "sleep": [("total", "sleep_duration", "s"), ("hr_lowest", "resting_heart_rate", "bpm"),
               ("average_hrv", "hrv_rmssd", "ms")],
 }
@@ -78,7 +80,10 @@ def _timeseries(out: Collector, user: str, resource: str, data: dict[str, Any], 
         if not isinstance(point, dict):
             out.reject("a timeseries sample must be an object", index=index, user=user)
             continue
-        at, unit = point.get("timestamp"), point.get("unit")
+        # interval samples (vo2_max, steps ...) carry `start`/`end`; their `timestamp` is
+        # deprecated and absent from Junction's own examples
+        at = point.get("timestamp") if point.get("timestamp") is not None else point.get("start")
+        unit = point.get("unit")
         unit = unit if isinstance(unit, str) and unit else None
         offset = point.get("timezone_offset")
         offset = offset if isinstance(offset, int) and not isinstance(offset, bool) else None
@@ -104,7 +109,9 @@ def _summary(out: Collector, user: str, resource: str, data: dict[str, Any], dev
     for field_name, metric, unit in SUMMARY_FIELDS[resource]:
         if resource == "sleep" and field_name == "total" and data.get("total") is None:
             field_name = "duration"
-        out.add(user, metric, data.get(field_name), unit, at, local_date=day,
+        head, _, tail = field_name.partition(".")
+        value = as_dict(data.get(head)).get(tail) if tail else data.get(field_name)
+        out.add(user, metric, value, unit, at, local_date=day,
                 device_type=device_for(metric, dev), device_model=model,
                 sample_id=f"{summary_id}:{metric}" if summary_id else None)
 

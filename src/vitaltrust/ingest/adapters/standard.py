@@ -5,7 +5,8 @@
 
 The same body inside the payload structure the Standard Webhooks spec recommends,
 {"type": "samples", "timestamp": ..., "data": {"user", "samples"}}, is accepted too; any
-other `type` ("contact.created", ...) is a notification without samples.
+other `type` ("contact.created", ...), or a body with neither `type` nor `samples` (a
+sender's test message), is a notification without samples.
 """
 
 from __future__ import annotations
@@ -20,8 +21,13 @@ def adapt_standard(payload: dict[str, Any]) -> AdapterResult:
     inner = as_dict(payload.get("data"))
     if "samples" not in payload and "samples" in inner:
         payload = {**inner, "type": payload.get("type", "samples")}
-    kind = payload.get("type", "samples")
     user = text(payload.get("user"))
+    if "type" not in payload and "samples" not in payload:
+        # e.g. a sender's test message ({"test": 1}): nothing of ours in it, said in words
+        return AdapterResult(event_type="unknown", account_ids=frozenset({user} if user else ()),
+                             notification_only=True,
+                             ignored=("a body without 'type' or 'samples' carries no samples",))
+    kind = payload.get("type", "samples")
     if kind != "samples":
         return AdapterResult(event_type=str(kind), account_ids=frozenset({user} if user else ()),
                              notification_only=True)
