@@ -108,6 +108,11 @@ def _serve(s: Settings, host: str, port: int, *, with_worker: bool) -> None:
 
     url = resolve_database_url(s)
     run(_bootstrap_admin(s, url))
+    child = None
+    if with_worker and s.serve_worker == "process":
+        from vitaltrust.queue.service import spawn_worker_process
+
+        child, with_worker = spawn_worker_process(url), False
     application = create_app(s, database_url=url, run_worker=with_worker)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"vitaltrust {__version__} listening on http://{shown}:{port}  "
@@ -117,7 +122,13 @@ def _serve(s: Settings, host: str, port: int, *, with_worker: bool) -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
     # kills the process before atexit runs, leaving the embedded PostgreSQL running.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    uvicorn.Server(config).run()
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        if child is not None:
+            from vitaltrust.queue.service import stop_worker_process
+
+            stop_worker_process(child, s.shutdown_timeout_seconds + 10)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -135,7 +146,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Address to bind.")] = N
           demo_rate: Annotated[float | None, typer.Option(
               help="--demo: live deliveries per second (VITALTRUST_DEMO_RATE).", min=0.01)] = None,
           ) -> None:
-    """Run the API, a worker and the scheduler in one process until Ctrl-C."""
+    """Run the API and a worker with its scheduler (a child process) until Ctrl-C."""
     s = settings(long_running=True)
     if demo:  # demo mode lives in vitaltrust/demo (docs/demo.md)
         from vitaltrust.demo.serve import serve_demo

@@ -47,12 +47,17 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=8, ge=1)
     # jobs claimed at once per concurrent slot; their completions commit together
     worker_batch_size: int = Field(default=20, ge=1)
+    # job types with a batch handler get all their claimed jobs in one call (off: one by one)
+    worker_batch_handlers: bool = True
     job_lease_seconds: int = Field(default=60, ge=5)
     job_timeout_seconds: int = Field(default=300, ge=1)
     poll_interval_seconds: float = Field(default=2.0, gt=0)
     scheduler_interval_seconds: float = Field(default=15.0, gt=0)
     shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # `serve`: the worker in a child process (its own interpreter and GIL, so job handlers
+    # do not stall the API's event loop) or inline in the API process
+    serve_worker: Literal["process", "inline"] = "process"
 
     # --- monitoring -----------------------------------------------------------------
     # GET /metrics: admins always; a Prometheus scraper may send this as its bearer token

@@ -44,10 +44,12 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -
 
 @contextmanager
 def throwaway_deployment(commands: list[list[str]],
-                         setup: Callable[[Conn], Awaitable[T]] | None = None
+                         setup: Callable[[Conn], Awaitable[T]] | None = None,
+                         env: dict[str, str] | None = None
                          ) -> Iterator[tuple[str, str, T | None]]:
     """Yields (base URL, database URL, what `setup` returned). The first command serves HTTP
-    and gets `--port` appended; `setup` runs on the migrated database before they start."""
+    and gets `--port` appended; `setup` runs on the migrated database before they start;
+    `env` adds settings (VITALTRUST_*) for the processes."""
     tmp = Path(tempfile.mkdtemp(prefix="vt-bench-"))
     admin_url = os.environ.get("DATABASE_URL") or embedded_url(tmp / "data")
     name = f"vt_bench_{uuid.uuid4().hex[:10]}"
@@ -72,12 +74,13 @@ def throwaway_deployment(commands: list[list[str]],
         with socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
-        env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING",
-                   VITALTRUST_DATA_DIR=str(tmp / "data"))
+        proc_env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
+        proc_env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING",
+                        VITALTRUST_DATA_DIR=str(tmp / "data"), **(env or {}))
         argv = [[*commands[0], "--port", str(port)], *commands[1:]]
-        procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *a], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *a],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=proc_env)
                  for a in argv]
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base + "/healthz", procs[0])
@@ -94,10 +97,15 @@ def throwaway_deployment(commands: list[list[str]],
             c.execute(sql.SQL(DROP).format(sql.Identifier(name)))
 
 
+# `serve` as it was before batch handlers and the worker child process (bench baselines)
+PER_JOB_INLINE = {"VITALTRUST_SERVE_WORKER": "inline", "VITALTRUST_WORKER_BATCH_HANDLERS": "false"}
+
+
 @contextmanager
-def throwaway_serve(workers: int = 0) -> Iterator[tuple[str, str]]:
+def throwaway_serve(workers: int = 0, env: dict[str, str] | None = None
+                    ) -> Iterator[tuple[str, str]]:
     """`vitaltrust serve`, or with `workers` > 0 `vitaltrust api` plus that many workers;
     yields (base URL, database URL)."""
     commands = [["serve"]] if workers == 0 else [["api"]] + [["worker"]] * workers
-    with throwaway_deployment(commands) as (base, url, _):
+    with throwaway_deployment(commands, env=env) as (base, url, _):
         yield base, url

@@ -76,14 +76,19 @@ def parse(kind: str, body: bytes) -> AdapterResult:
     return adapter(payload)
 
 
-async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult
-                 ) -> tuple[str, int, list[Rejection]]:
+def account_ids(result: AdapterResult) -> list[str]:
+    return list(dict.fromkeys(_clean(s).external_user_id for s in result.samples))
+
+
+async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult,
+                 users: dict[str, int] | None = None) -> tuple[str, int, list[Rejection]]:
     by_account: dict[str, list[RawSample]] = defaultdict(list)
     for sample in map(_clean, result.samples):
         by_account[sample.external_user_id].append(sample)
-    rows = await (await conn.execute(LOAD_ACCOUNTS, (event["source_id"], list(by_account)))
-                  ).fetchall()
-    users = {r["external_user_id"]: int(r["user_id"]) for r in rows}
+    if users is None:
+        rows = await (await conn.execute(LOAD_ACCOUNTS, (event["source_id"], list(by_account)))
+                      ).fetchall()
+        users = {r["external_user_id"]: int(r["user_id"]) for r in rows}
     stored = 0
     rejections = list(result.rejections)
     for account, samples in by_account.items():
@@ -102,9 +107,21 @@ async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult
     return status, stored, rejections
 
 
-async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
-    """Process one stored delivery; returns its new status (None: nothing to do)."""
-    event = await (await conn.execute(LOAD_EVENT, (webhook_event_id,))).fetchone()
+async def process_event(conn: Conn, webhook_event_id: int, *,
+                        loaded: tuple[dict[str, Any], AdapterResult | AdapterError,
+                                      dict[str, int]] | None = None,
+                        finish: list[dict[str, Any]] | None = None) -> str | None:
+    """Process one stored delivery; returns its new status (None: nothing to do).
+
+    A batch (ingest.batch_jobs) passes the event row (locked), its parse result and its
+    account links as `loaded`, and collects the FINISH_EVENT parameters in `finish`.
+    """
+    if loaded is None:
+        event = await (await conn.execute(LOAD_EVENT, (webhook_event_id,))).fetchone()
+        parsed: AdapterResult | AdapterError | None = None
+        users: dict[str, int] | None = None
+    else:
+        event, parsed, users = loaded
     if event is None or event["status"] in DONE:
         return None
     started = time.perf_counter()
@@ -113,29 +130,39 @@ async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
     rejections: list[Rejection] = []
     event_type: str | None = None
     try:
-        result = parse(event["kind"], bytes(event["body"]))
+        if isinstance(parsed, AdapterError):
+            raise parsed
+        result = parsed or parse(event["kind"], bytes(event["body"]))
         event_type = result.event_type[:100] if result.event_type else None
         if result.notification_only and not result.samples:
             status = "ignored"
         else:
-            status, stored, rejections = await _store(conn, event, result)
+            status, stored, rejections = await _store(conn, event, result, users)
     except AdapterError as exc:
         status, error = "failed", str(exc)[:1000]
     ms = (time.perf_counter() - started) * 1000
-    await conn.execute(FINISH_EVENT, {
+    params = {
         "id": webhook_event_id, "status": status, "ms": ms, "count": stored, "error": error,
         "rejections": json.dumps([_rejection_json(r) for r in rejections[:MAX_STORED_REJECTIONS]]),
         "event_type": event_type,
-    })
+    }
+    if finish is None:
+        await conn.execute(FINISH_EVENT, params)
+    else:
+        finish.append(params)
     if not event["is_sandbox"]:
         await add_job_webhook_outcome(conn, event["source_id"],
                                       "processed" if status == "ignored" else status, ms)
     return str(status)
 
 
+def event_id(job: Job) -> int:
+    value = job.payload.get("webhook_event_id")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"webhook_processing payload needs an integer webhook_event_id: {job.payload}")
+    return value
+
+
 @job_handler("webhook_processing")
 async def handle_webhook_processing(conn: Conn, job: Job) -> None:
-    event_id = job.payload.get("webhook_event_id")
-    if not isinstance(event_id, int) or isinstance(event_id, bool):
-        raise ValueError(f"webhook_processing payload needs an integer webhook_event_id: {job.payload}")
-    await process_event(conn, event_id)
+    await process_event(conn, event_id(job))
