@@ -81,6 +81,10 @@ def create_app(settings: Settings, *, database_url: str | None = None,
 
     for router in _domain_routers():
         app.include_router(router)
+    if settings.bench_no_store_route:
+        from vitaltrust.ingest.routes import bench_router
+
+        app.include_router(bench_router)
     return app
 
 

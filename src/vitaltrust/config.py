@@ -41,7 +41,13 @@ class Settings(BaseSettings):
     # --- ingestion ------------------------------------------------------------------
     rate_limit_enabled: bool = True
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    # a batch of deliveries scores the (user, metric) pairs it changed in its own
+    # transaction instead of enqueueing one coalesced confidence_calculation job per pair
+    score_inline: bool = False
     stats_flush_seconds: float = Field(default=1.0, gt=0)
+    # POST /bench/webhooks/{source}: the webhook route without its database write, the
+    # baseline of `bench ingest`; never enable it in production
+    bench_no_store_route: bool = False
 
     # --- queue ----------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, ge=1)

@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import make_user
 from tests.ingest.support import make_source, native_body, standard_headers
-from vitaltrust.config import Settings
+from vitaltrust.config import Settings, get_settings
 from vitaltrust.db import Conn
 from vitaltrust.ingest.jobs import process_event
 from vitaltrust.ingest.sources import link_account
@@ -78,3 +79,29 @@ async def test_a_batch_gives_every_event_the_per_event_outcome(
         async with conn.transaction():
             await process_event(conn, event_id)
     assert await snapshot(conn) == (events, samples)
+
+
+async def test_score_inline_scores_the_changed_pairs_in_the_batch_instead_of_enqueueing(
+        app_client: httpx.AsyncClient, conn: Conn, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VITALTRUST_SCORE_INLINE", "true")
+    get_settings.cache_clear()
+    try:
+        user = await make_user(conn, "client")
+        source, secret = await make_source(conn)
+        await link_account(conn, source_name=source.name, external_user_id="ext-1",
+                           email=user.email)
+        for value, day in ((80.2, 22), (80.4, 24)):
+            body = native_body("ext-1", value, measured_at=f"2026-11-{day}T07:00:00Z")
+            r = await app_client.post(f"/webhooks/{source.name}", content=body,
+                                      headers=standard_headers(secret, body))
+            assert r.status_code == 202, r.text
+        assert await run_until_idle(app_client.app.state.pool, settings) == 2  # type: ignore[attr-defined]
+    finally:
+        get_settings.cache_clear()
+    types = await (await conn.execute("SELECT DISTINCT job_type FROM background_jobs")).fetchall()
+    assert [r["job_type"] for r in types] == ["webhook_processing"]  # no confidence job
+    cache = await (await conn.execute(
+        "SELECT sample_count, last_sample_at FROM metric_confidence_cache "
+        "WHERE user_id = %s AND metric = 'weight'", (user.user_id,))).fetchone()
+    assert cache is not None and cache["sample_count"] == 2

@@ -68,23 +68,36 @@ def throwaway_deployment(commands: list[list[str]],
         finally:
             await conn.close()
 
-    procs: list[subprocess.Popen[bytes]] = []
     try:
         prepared = asyncio.run(prepare())
-        with socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        proc_env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
-        proc_env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING",
-                        VITALTRUST_DATA_DIR=str(tmp / "data"), **(env or {}))
-        argv = [[*commands[0], "--port", str(port)], *commands[1:]]
-        procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *a],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  env=proc_env)
+        with serving(url, commands, env, tmp) as base:
+            yield base, url, prepared
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as c:
+            c.execute(sql.SQL(DROP).format(sql.Identifier(name)))
+
+
+@contextmanager
+def serving(url: str, commands: list[list[str]], env: dict[str, str] | None = None,
+            data_dir: Path | None = None) -> Iterator[str]:
+    """Run `vitaltrust` processes on the database `url` (the first serves HTTP on a free
+    port, `--port` appended); yields its base URL once healthy; stops them all after."""
+    with socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc_env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
+    proc_env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING", **(env or {}))
+    if data_dir is not None:
+        proc_env["VITALTRUST_DATA_DIR"] = str(data_dir / "data")
+    argv = [[*commands[0], "--port", str(port)], *commands[1:]]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *a], env=proc_env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for a in argv]
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base + "/healthz", procs[0])
-        yield base, url, prepared
+        yield base
     finally:
         for proc in procs:
             proc.terminate()
@@ -93,8 +106,6 @@ def throwaway_deployment(commands: list[list[str]],
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        with psycopg.connect(admin_url, autocommit=True) as c:
-            c.execute(sql.SQL(DROP).format(sql.Identifier(name)))
 
 
 # `serve` as it was before batch handlers and the worker child process (bench baselines)

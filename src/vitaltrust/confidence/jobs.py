@@ -16,11 +16,13 @@ from vitaltrust.confidence.model import score
 from vitaltrust.confidence.refresh import daily_series, next_refresh_at
 from vitaltrust.db import Conn
 from vitaltrust.metrics.catalog import load_specs
+from vitaltrust.queue.enqueue import NewJob
 from vitaltrust.queue.registry import Job, batch_handler, job_handler
 from vitaltrust.queue.scheduler import periodic_task
 
 log = logging.getLogger(__name__)
 
+CONFIDENCE_JOB = "confidence_calculation"
 REFRESH_TASK = "confidence_refresh"
 REFRESH_INTERVAL_SECONDS = 60
 REFRESH_BATCH = 5000
@@ -74,19 +76,19 @@ async def recalculate_pairs(conn: Conn, pairs: Sequence[Pair], *,
     return len(results)
 
 
-def job_pair(job: Job) -> Pair:
+def job_pair(job: Job | NewJob) -> Pair:
     try:
         return int(job.payload["user_id"]), str(job.payload["metric"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed confidence_calculation payload: {job.payload!r}") from exc
 
 
-@job_handler("confidence_calculation")
+@job_handler(CONFIDENCE_JOB)
 async def handle_confidence_calculation(conn: Conn, job: Job) -> None:
     await recalculate_pairs(conn, [job_pair(job)])
 
 
-@batch_handler("confidence_calculation")
+@batch_handler(CONFIDENCE_JOB)
 async def handle_confidence_batch(conn: Conn, jobs: Sequence[Job]) -> None:
     """Every claimed pair in one `recalculate_pairs` (a constant number of statements)."""
     await recalculate_pairs(conn, [job_pair(j) for j in jobs])

@@ -79,7 +79,7 @@ def parse_json(content_type: str | None, body: bytes) -> dict[str, Any]:
 
 
 async def _accept(request: Request, name: str, settings: Settings, stats: StatsRecorder,
-                  rt: IngestRuntime) -> tuple[Source | None, JSONResponse]:
+                  rt: IngestRuntime, *, store: bool = True) -> tuple[Source | None, JSONResponse]:
     source = await rt.sources.get(name)
     if source is None or not source.enabled or source.kind == "manual":
         raise Problem(404, f"no webhook source named {name!r}")
@@ -105,6 +105,9 @@ async def _accept(request: Request, name: str, settings: Settings, stats: StatsR
         digest = hashlib.sha256(body).digest()
         delivery = Delivery(source.source_id, provider_id or digest.hex(), digest, body,
                             content_type, event_type(source.kind, payload), check)
+        if not store:  # the bench baseline: everything but the database
+            return source, JSONResponse({"webhook_event_id": None,
+                                         "event_id": delivery.event_id}, status_code=202)
         try:
             stored = await rt.writer.store(delivery)
         except (psycopg.Error, psycopg_pool.PoolTimeout):
@@ -148,3 +151,16 @@ async def receive_webhook(source: str, request: Request) -> JSONResponse:
     finally:
         if not getattr(request.state, "sandbox", False):
             stats.record_call("webhook-ingest", (time.perf_counter() - started) * 1000, ok=ok)
+
+
+# `bench ingest`'s baseline, mounted only with VITALTRUST_BENCH_NO_STORE_ROUTE=true: the same
+# source lookup (cached), body limit, signature check and JSON parsing, no database write.
+bench_router = APIRouter(tags=["bench"])
+
+
+@bench_router.post("/bench/webhooks/{source}", status_code=202, response_model=None,
+                   include_in_schema=False)
+async def receive_without_storing(source: str, request: Request) -> JSONResponse:
+    _, response = await _accept(request, source, request.app.state.settings,
+                                StatsRecorder(None), runtime(request.app), store=False)
+    return response
