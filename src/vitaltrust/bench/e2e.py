@@ -243,6 +243,9 @@ def register(bench_app: typer.Typer) -> None:
             "--baseline", help="Self-started: also run `serve` with the worker in-process and "
                                "per-job handlers (as before batch handlers), alternating "
                                "with the candidate in every run; report both and ratios.")] = False,
+        baseline_src: Annotated[str | None, typer.Option(
+            help="With --baseline: run the baseline's servers from this source tree "
+                 "(PYTHONPATH, e.g. an export of the previous release's src/).")] = None,
         url: Annotated[str | None, typer.Option(
             help="A running server (its database is DATABASE_URL); default: start "
                  "`vitaltrust serve` on a throw-away database.")] = None,
@@ -260,6 +263,8 @@ def register(bench_app: typer.Typer) -> None:
                                        watch_ms, settle, sandbox=url is not None))
 
         head = {"scenario": "e2e", "mode": "backlog" if backlog else "rate", "deliveries": n,
+                "baseline": (baseline_src or "serve, inline worker, per-job handlers")
+                if baseline else None,
                 "rate": paced, "users": users, "watch_ms": watch_ms,
                 "server": url or (f"api + {workers} workers" if workers else "serve")}
         if url is not None:
@@ -267,7 +272,8 @@ def register(bench_app: typer.Typer) -> None:
             typer.echo(json.dumps({**head, "runs": results, "median": _summary(results)},
                                   indent=2))
             return
-        variants = {"candidate": None, **({"baseline": PER_JOB_INLINE} if baseline else {})}
+        base_env = {"PYTHONPATH": baseline_src} if baseline_src else PER_JOB_INLINE
+        variants = {"candidate": None, **({"baseline": base_env} if baseline else {})}
         results_by: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
         for _ in range(runs):
             for name, env in variants.items():
