@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -22,8 +23,11 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, database_url: str | None = None,
-               run_worker: bool = False, run_migrations: bool = True) -> FastAPI:
-    """`serve` runs API + worker + scheduler in one process; `api` runs the API alone."""
+               run_worker: bool = False, run_migrations: bool = True,
+               worker_process: bool = False) -> FastAPI:
+    """`serve` runs the API and a worker (with its scheduler): with `worker_process` a
+    `vitaltrust worker` child started once the API is up, else in this process. `api`
+    runs the API alone."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,8 +44,12 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         app.state.pool = pool
         app.state.stats = StatsRecorder(pool, settings.stats_flush_seconds)
         app.state.stats.start()
-        worker = None
-        if run_worker:
+        worker = child = None
+        if run_worker and worker_process:
+            from vitaltrust.queue.service import spawn_worker_process
+
+            child = spawn_worker_process(url)
+        elif run_worker:
             from vitaltrust.queue.service import start_worker
 
             worker = await start_worker(url, pool, settings, app.state.stats)
@@ -53,6 +61,11 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         try:
             yield
         finally:
+            if child is not None:
+                from vitaltrust.queue.service import stop_worker_process
+
+                await asyncio.to_thread(stop_worker_process, child,
+                                        settings.shutdown_timeout_seconds + 10)
             if worker is not None:
                 await worker.stop()
             await app.state.stats.stop()

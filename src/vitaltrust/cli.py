@@ -108,12 +108,8 @@ def _serve(s: Settings, host: str, port: int, *, with_worker: bool) -> None:
 
     url = resolve_database_url(s)
     run(_bootstrap_admin(s, url))
-    child = None
-    if with_worker and s.serve_worker == "process":
-        from vitaltrust.queue.service import spawn_worker_process
-
-        child, with_worker = spawn_worker_process(url), False
-    application = create_app(s, database_url=url, run_worker=with_worker)
+    application = create_app(s, database_url=url, run_worker=with_worker,
+                             worker_process=with_worker and s.serve_worker == "process")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"vitaltrust {__version__} listening on http://{shown}:{port}  "
                f"(dashboard: http://{shown}:{port}/admin, Ctrl-C to stop)")
@@ -122,13 +118,7 @@ def _serve(s: Settings, host: str, port: int, *, with_worker: bool) -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; with the default handler that
     # kills the process before atexit runs, leaving the embedded PostgreSQL running.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        uvicorn.Server(config).run()
-    finally:
-        if child is not None:
-            from vitaltrust.queue.service import stop_worker_process
-
-            stop_worker_process(child, s.shutdown_timeout_seconds + 10)
+    uvicorn.Server(config).run()
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:

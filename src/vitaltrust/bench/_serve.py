@@ -42,6 +42,19 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -
     raise TimeoutError(f"the server did not start within {timeout:.0f} s")
 
 
+def wait_for_worker(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as c:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {proc.returncode}")
+            row = c.execute("SELECT count(*) FROM workers").fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.1)
+    raise TimeoutError(f"no worker registered within {timeout:.0f} s")
+
+
 @contextmanager
 def throwaway_deployment(commands: list[list[str]],
                          setup: Callable[[Conn], Awaitable[T]] | None = None,
@@ -97,6 +110,8 @@ def serving(url: str, commands: list[list[str]], env: dict[str, str] | None = No
                  for a in argv]
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base + "/healthz", procs[0])
+        if any(c[0] in ("serve", "worker") for c in commands):
+            wait_for_worker(url, procs[0])  # `serve`'s worker starts beside the API
         yield base
     finally:
         for proc in procs:

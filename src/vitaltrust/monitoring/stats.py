@@ -266,10 +266,11 @@ class StatsRecorder:
             await self.flush()
 
 
-# --- statistics written in a job's transaction --------------------------------------------
-# The job runner collects each job's counts and writes them once per batch, sorted, just
-# before the batch commits (a job rolled back to its savepoint contributes nothing). Outside
-# a runner (a handler called directly) they are written at once.
+# --- statistics counted inside jobs -------------------------------------------------------
+# The job runner collects each job's counts (a job rolled back to its savepoint contributes
+# nothing); a running worker adds them to its recorder once the batch committed, while
+# run_until_idle writes them in the batch's transaction. Outside a runner (a handler called
+# directly) they are written at once.
 _job_collector: contextvars.ContextVar[StatsRecorder | None] = contextvars.ContextVar(
     "vt_job_stats", default=None)
 
