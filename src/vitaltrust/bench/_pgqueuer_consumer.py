@@ -19,8 +19,12 @@ async def consume(url: str, batch_size: int, max_tasks: int, driver: str) -> Non
 
     if driver == "asyncpg":
         import asyncpg
+        from psycopg.conninfo import conninfo_to_dict
 
-        aconn = await asyncpg.connect(url)
+        info = conninfo_to_dict(url)  # asyncpg takes no libpq keyword string
+        aconn = await asyncpg.connect(
+            host=info.get("host"), port=int(info.get("port") or 5432), user=info.get("user"),
+            password=info.get("password"), database=info.get("dbname"))
         qm = QueueManager(Queries(AsyncpgDriver(aconn)))
         close = aconn.close
     else:

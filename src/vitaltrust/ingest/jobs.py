@@ -132,7 +132,7 @@ async def process_event(conn: Conn, webhook_event_id: int, *,
     try:
         if isinstance(parsed, AdapterError):
             raise parsed
-        result = parsed or parse(event["kind"], bytes(event["body"]))
+        result = parsed if parsed is not None else parse(event["kind"], bytes(event["body"]))
         event_type = result.event_type[:100] if result.event_type else None
         if result.notification_only and not result.samples:
             status = "ignored"
