@@ -279,6 +279,7 @@ def register(bench_app: typer.Typer) -> None:
             for name, env in variants.items():
                 with throwaway_serve(workers, env) as (base, db_url):
                     results_by[name].append(once(base, db_url))
+                typer.echo(json.dumps({name: results_by[name][-1]}), err=True)  # progress
         out: dict[str, Any] = {**head, "runs": results_by,
                                "median": {v: _summary(r) for v, r in results_by.items()}}
         if baseline:
