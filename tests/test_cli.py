@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import psycopg
 
 from tests.support.cli import run_cli
@@ -39,7 +41,9 @@ def test_sources_create_and_link(db_url: str) -> None:
     assert out.returncode == 0, out.stderr
     assert "whsec_" in out.stdout
     garmin = run_cli(db_url, "sources", "create", "g1", "--kind", "garmin")
-    secret = garmin.stdout.strip().split()[-1]
+    url = garmin.stdout.strip().splitlines()[2]  # the URL to register, with its token
+    assert url.startswith("http://127.0.0.1:8000/webhooks/g1/"), garmin.stdout
+    secret = url.rsplit("/", 1)[-1]
     linked = run_cli(db_url, "sources", "link", "acme", "--external-id", "ext-1", "--user", "c@x.test")
     assert linked.returncode == 0, linked.stderr
     with psycopg.connect(db_url) as c:
@@ -47,7 +51,7 @@ def test_sources_create_and_link(db_url: str) -> None:
                         "JOIN webhook_sources s USING (source_id)").fetchone()
         assert row == ("acme", "ext-1")
         stored = c.execute("SELECT shared_secret_hash FROM webhook_sources WHERE name = 'g1'").fetchone()
-        assert stored is not None and secret.encode() not in bytes(stored[0])
+        assert stored is not None and bytes(stored[0]) == hashlib.sha256(secret.encode()).digest()
     for args, words in ((("sources", "create", "acme", "--kind", "standard"), "already exists"),
                         (("sources", "create", "x", "--kind", "fax"), "kind must be"),
                         (("sources", "create", "Bad Name", "--kind", "terra"), "source name"),
@@ -68,7 +72,9 @@ def test_every_command_has_help(db_url: str) -> None:
     for args in (["--help"], ["serve", "--help"], ["api", "--help"], ["worker", "--help"],
                  ["migrate", "--help"], ["db", "url", "--help"], ["users", "create", "--help"],
                  ["users", "assign", "--help"], ["sources", "create", "--help"],
-                 ["sources", "link", "--help"]):
+                 ["sources", "link", "--help"], ["sources", "rotate-secret", "--help"],
+                 ["sources", "list", "--help"], ["sources", "disable", "--help"],
+                 ["sources", "enable", "--help"]):
         res = run_cli(db_url, *args)
         assert res.returncode == 0 and "Usage" in res.stdout, (args, res.stderr)
 

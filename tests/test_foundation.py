@@ -59,9 +59,9 @@ async def test_named_indexes_exist(conn: Conn) -> None:
 @pytest.mark.parametrize("sql, params", [
     ("INSERT INTO users (email, role) VALUES (%s, %s)", ("a@b.c", "superuser")),
     ("INSERT INTO users (email, role) VALUES (%s, %s)", ("not-an-email", "client")),
-    ("INSERT INTO background_jobs (job_type, status) VALUES (%s, %s)", ("x", "exploded")),
-    ("INSERT INTO background_jobs (job_type, max_attempts) VALUES (%s, %s)", ("x", 0)),
-    ("INSERT INTO background_jobs (job_type, status) VALUES (%s, %s)", ("x", "processing")),
+    ("INSERT INTO background_jobs (type, status) VALUES (%s, %s)", ("x", "exploded")),
+    ("INSERT INTO background_jobs (type, max_attempts) VALUES (%s, %s)", ("x", 0)),
+    ("INSERT INTO background_jobs (type, status) VALUES (%s, %s)", ("x", "processing")),
     ("INSERT INTO webhook_sources (name, kind) VALUES (%s, %s)", ("Bad Name", "standard")),
     ("INSERT INTO webhook_sources (name, kind) VALUES (%s, %s)", ("nosecret", "terra")),
 ])

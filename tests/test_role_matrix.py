@@ -74,6 +74,9 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/static/{path}"): everyone(200),
     # webhooks: the signature is the authentication, whoever else is calling
     ("POST", "/webhooks/{source}"): everyone(401),
+    # Garmin's token URL exists for garmin sources only; the matrix source is a standard
+    # one (garmin's 401s for a wrong token or client id: tests/ingest/test_source_auth.py)
+    ("POST", "/webhooks/{source}/{token}"): everyone(404),
     # auth
     ("POST", "/auth/login"): everyone(401),  # wrong password, whoever is calling
     ("POST", "/auth/logout"): everyone(204),  # idempotent; bearer callers have no session
@@ -103,6 +106,12 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", "/api/admin/selftest"): admin_only(),
     ("POST", "/api/admin/selftest/sandbox"): admin_only(201),
     ("GET", "/api/admin/selftest/sandbox/{user_id}"): admin_only(404),
+    # webhook sources (admins only; disable runs before enable, so the source ends enabled)
+    ("GET", "/api/admin/sources"): admin_only(),
+    ("POST", "/api/admin/sources"): admin_only(201),
+    ("POST", "/api/admin/sources/{source}/rotate-secret"): admin_only(),
+    ("POST", "/api/admin/sources/{source}/disable"): admin_only(),
+    ("POST", "/api/admin/sources/{source}/enable"): admin_only(),
     ("DELETE", "/api/admin/selftest/sandbox/{user_id}"): admin_only(404),
     # pages
     ("GET", "/admin"): page(client=403),
@@ -111,7 +120,8 @@ EXPECTED: dict[tuple[str, str], Expect] = {
 }
 
 # Routes a cookie session reaches without a CSRF token: not authenticated by the cookie.
-CSRF_EXEMPT = {("POST", "/auth/login"), ("POST", "/webhooks/{source}")}
+CSRF_EXEMPT = {("POST", "/auth/login"), ("POST", "/webhooks/{source}"),
+               ("POST", "/webhooks/{source}/{token}")}
 PAGES = {key for key, expect in EXPECTED.items() if expect["anonymous"] == 303}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Each client's latest weight: a value only its own readers may ever see.
@@ -206,6 +216,7 @@ async def _world(conn: Conn, settings: Settings, db_url: str) -> World:
     return World(users, other, headers, {
         "user_id": str(users["client"].user_id), "metric": "weight",
         "token_id": str(victim_id), "source": "matrix", "path": "base.css",
+        "token": "not-a-garmin-token",
     }, (session.token, session.csrf_token))
 
 
@@ -217,6 +228,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/admin/jobs/retry-failed"): {},
     ("POST", "/webhooks/{source}"): {"type": "samples", "user": "x", "samples": []},
     ("POST", "/api/admin/selftest"): {"checks": ["rate-limiting"]},  # needs no worker
+    ("POST", "/api/admin/sources"): {"name": "matrix-terra", "kind": "terra"},
+    ("POST", "/api/admin/sources/{source}/rotate-secret"): {"overlap": "1h"},
+    ("POST", "/webhooks/{source}/{token}"): {"dailies": []},
 }
 
 

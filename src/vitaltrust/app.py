@@ -104,6 +104,7 @@ def create_app(settings: Settings, *, database_url: str | None = None,
 def _domain_routers() -> list[APIRouter]:
     from vitaltrust.auth.routes import router as auth_router
     from vitaltrust.confidence.routes import router as confidence_router
+    from vitaltrust.ingest.admin_routes import router as sources_router
     from vitaltrust.ingest.routes import router as ingest_router
     from vitaltrust.metrics.routes import router as metrics_router
     from vitaltrust.monitoring.routes import router as monitoring_router
@@ -111,4 +112,4 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-            web_router, selftest_router]
+            web_router, selftest_router, sources_router]

@@ -19,7 +19,7 @@ from vitaltrust.auth.secrets import generate_password
 from vitaltrust.auth.users import UserError, admin_exists, assign_client, create_user
 from vitaltrust.config import Settings, get_settings
 from vitaltrust.db import Conn, connect, resolve_database_url
-from vitaltrust.ingest.sources import KINDS, create_source, link_account
+from vitaltrust.ingest.sources import link_account
 from vitaltrust.logging_setup import setup_logging
 from vitaltrust.migrations import migrate as run_migrations
 
@@ -233,34 +233,6 @@ def users_assign(trainer: Annotated[str, typer.Option(help="The trainer's e-mail
         async with cli_transaction(s) as conn:
             await assign_client(conn, trainer_email=trainer, client_email=client)
         typer.echo(f"{client} is now a client of {trainer}")
-
-    run(go())
-
-
-@sources_app.command("create")
-@friendly_errors
-def sources_create(
-    name: Annotated[str, typer.Argument(help="Source name, used in /webhooks/{name}.")],
-    kind: Annotated[str, typer.Option(help=f"One of: {', '.join(KINDS)}.")],
-    garmin_client_id: Annotated[str | None, typer.Option(
-        help="garmin: the expected garmin-client-id header.")] = None,
-    rate: Annotated[float, typer.Option(help="Deliveries per second (token refill).")] = 200,
-    burst: Annotated[int, typer.Option(help="Burst size.")] = 400,
-    account_rate: Annotated[float, typer.Option(help="Per-account deliveries/s.")] = 20,
-    account_burst: Annotated[int, typer.Option(help="Per-account burst.")] = 60,
-) -> None:
-    """Create a webhook source and print its signing secret (shown once)."""
-    s = settings()
-
-    async def go() -> None:
-        async with cli_transaction(s) as conn:
-            source, secret = await create_source(
-                conn, name, kind, garmin_client_id=garmin_client_id, rate_per_second=rate,
-                rate_burst=burst, account_rate_per_second=account_rate,
-                account_rate_burst=account_burst)
-        typer.echo(f"created {source.kind} source {source.name!r}: POST /webhooks/{source.name}")
-        label = "shared secret (header x-vitaltrust-secret)" if kind == "garmin" else "signing secret"
-        typer.echo(f"{label}: {secret}")
 
     run(go())
 

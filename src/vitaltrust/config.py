@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # a batch of deliveries scores the (user, metric) pairs it changed in its own
     # transaction instead of enqueueing one coalesced confidence_calculation job per pair
     score_inline: bool = False
+    # the address providers reach this server at, for the webhook URLs `sources` prints
+    # (default: http://{host}:{port})
+    public_url: str | None = None
     stats_flush_seconds: float = Field(default=1.0, gt=0)
     # POST /bench/webhooks/{source}: the webhook route without its database write, the
     # baseline of `bench ingest`; never enable it in production
@@ -80,6 +83,10 @@ class Settings(BaseSettings):
 
     # --- demo (`serve --demo`) ------------------------------------------------------
     demo_rate: float = Field(default=2.0, gt=0, le=1000)  # live deliveries per second
+
+
+def public_base_url(settings: Settings) -> str:
+    return (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
 
 @lru_cache(maxsize=1)

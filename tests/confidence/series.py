@@ -18,18 +18,19 @@ def at(days_ago: float = 0.0, *, hours: float = 0.0, minutes: float = 0.0) -> da
 
 
 def sample(value: float, when: datetime, *, source: int = 1, device: str = "scale",
-           received: datetime | None = None, flags: Iterable[str] = (), name: str = "") -> Sample:
+           received: datetime | None = None, flags: Iterable[str] = (), name: str = "",
+           model: str | None = None) -> Sample:
     return Sample(value=float(value), measured_at=when, local_date=when.date(), source_id=source,
                   device_type=device, received_at=received or when, flags=frozenset(flags),
-                  source_name=name)
+                  source_name=name, device_model=model)
 
 
 def daily(values: Sequence[float], *, source: int = 1, device: str = "scale", hours: float = 2.0,
-          every_days: float = 1.0) -> list[Sample]:
+          every_days: float = 1.0, model: str | None = None) -> list[Sample]:
     """values[-1] is the newest, measured `hours` before NOW; one value every `every_days`."""
     n = len(values)
-    return [sample(v, at((n - 1 - i) * every_days, hours=hours), source=source, device=device)
-            for i, v in enumerate(values)]
+    return [sample(v, at((n - 1 - i) * every_days, hours=hours), source=source, device=device,
+                   model=model) for i, v in enumerate(values)]
 
 
 def run(samples: Sequence[Sample], metric: str = "weight", now: datetime = NOW,

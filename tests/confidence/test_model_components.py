@@ -9,6 +9,7 @@ import pytest
 from tests.confidence.series import NOW, at, component, daily, reason, run, sample
 from vitaltrust.confidence.components import hampel_outliers
 from vitaltrust.confidence.model import level_for
+from vitaltrust.confidence.resolution import identity
 
 FULL_MONTH = [80.0] * 30  # one weight a day for 30 days, newest 2 h ago
 
@@ -148,7 +149,7 @@ def test_plausibility_counts_hard_fails_fully_and_soft_flags_half() -> None:
 ])
 def test_soft_limits(metric: str, values: list[float], every_days: int, flagged: bool) -> None:
     conf = run(daily(values, every_days=every_days, device="ring"), metric=metric)
-    assert ("RAPID_CHANGE" in conf.flagged.get((1, conf.resolved[-1].measured_at), frozenset())) is flagged
+    assert ("RAPID_CHANGE" in conf.flagged.get(identity(conf.resolved[-1]), frozenset())) is flagged
 
 
 def test_reliability_is_the_mean_prior_of_resolved_device_types() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.confidence.series import NOW, at, component, daily, run, sample
+from vitaltrust.confidence.resolution import identity
 
 
 def _scale_and_manual(manual_value: float, minutes_apart: float = 10) -> list:
@@ -102,7 +103,7 @@ def test_unit_slip_is_flagged_and_left_out() -> None:
     slip_at = at(2, hours=1)
     in_lb = 80.0 * 2.2046 + 0.09
     conf = run([*daily([80.0] * 6), sample(in_lb, slip_at, source=2, device="manual")])
-    assert conf.flagged[(2, slip_at)] == frozenset({"UNIT_SLIP"})
+    assert conf.flagged[(2, slip_at, "manual", "")] == frozenset({"UNIT_SLIP"})
     assert in_lb not in [s.value for s in conf.resolved]
     assert conf.conflicts == ()
 
@@ -110,7 +111,7 @@ def test_unit_slip_is_flagged_and_left_out() -> None:
 def test_just_beyond_the_slip_tolerance_is_no_slip() -> None:
     odd_at = at(2, hours=1)
     conf = run([*daily([80.0] * 6), sample(80.0 * 2.2046 + 0.11, odd_at, source=2, device="manual")])
-    assert "UNIT_SLIP" not in conf.flagged.get((2, odd_at), frozenset())
+    assert "UNIT_SLIP" not in conf.flagged.get((2, odd_at, "manual", ""), frozenset())
     assert odd_at in [s.measured_at for s in conf.resolved]
 
 
@@ -120,8 +121,8 @@ def test_hard_implausible_and_storage_flagged_samples_are_excluded() -> None:
                            flags={"IMPLAUSIBLE_VALUE"})
     conf = run([*daily([80.0] * 5, hours=3), too_heavy, cross_checked])
     assert all(s.source_id == 1 for s in conf.resolved)
-    assert conf.flagged[(2, too_heavy.measured_at)] == frozenset({"IMPLAUSIBLE_VALUE"})
-    assert conf.flagged[(2, cross_checked.measured_at)] == frozenset({"IMPLAUSIBLE_VALUE"})
+    assert conf.flagged[identity(too_heavy)] == frozenset({"IMPLAUSIBLE_VALUE"})
+    assert conf.flagged[identity(cross_checked)] == frozenset({"IMPLAUSIBLE_VALUE"})
     assert conf.last_sample_at == at(0, hours=3)
 
 
@@ -130,7 +131,7 @@ def test_model_flags_are_recomputed_and_storage_flags_kept() -> None:
     series = [s if s.measured_at != old_outlier.measured_at else old_outlier
               for s in daily([80.0] * 8)]
     conf = run(series)
-    assert conf.flagged == {(1, old_outlier.measured_at): frozenset({"SOME_STORAGE_NOTE"})}
+    assert conf.flagged == {identity(old_outlier): frozenset({"SOME_STORAGE_NOTE"})}
     assert old_outlier.measured_at in [s.measured_at for s in conf.resolved]
 
 

@@ -11,7 +11,7 @@ from vitaltrust.db import Conn
 from vitaltrust.queue.scheduler import registered_tasks
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-PENDING = ("SELECT payload FROM background_jobs WHERE job_type = 'confidence_calculation'"
+PENDING = ("SELECT payload FROM background_jobs WHERE type = 'confidence_calculation'"
            " AND status = 'pending' ORDER BY id")
 
 

@@ -105,7 +105,7 @@ def scalar(db_url: str, query: str) -> Any:
 def job_states(db_url: str) -> list[tuple[object, ...]]:
     with psycopg.connect(db_url) as conn:
         return conn.execute(
-            "SELECT job_type, status, locked_until < now() AS expired, attempts, count(*), "
+            "SELECT type, status, locked_until < now() AS expired, attempts, count(*), "
             "min(run_at - now()) FROM background_jobs WHERE status <> 'completed' "
             "GROUP BY 1, 2, 3, 4").fetchall()
 

@@ -67,7 +67,7 @@ async def test_a_batch_gives_every_event_the_per_event_outcome(
     assert [(s["user_id"], float(s["value"])) for s in samples] == sorted(
         [(one.user_id, 80.2), (two.user_id, 90.5), (one.user_id, 71.0)])
     jobs = await (await conn.execute(
-        "SELECT status, count(*) AS n FROM background_jobs WHERE job_type = 'webhook_processing' "
+        "SELECT status, count(*) AS n FROM background_jobs WHERE type = 'webhook_processing' "
         "GROUP BY status")).fetchall()
     assert [dict(r) for r in jobs] == [{"status": "completed", "n": 7}]
 
@@ -99,8 +99,8 @@ async def test_score_inline_scores_the_changed_pairs_in_the_batch_instead_of_enq
         assert await run_until_idle(app_client.app.state.pool, settings) == 2  # type: ignore[attr-defined]
     finally:
         get_settings.cache_clear()
-    types = await (await conn.execute("SELECT DISTINCT job_type FROM background_jobs")).fetchall()
-    assert [r["job_type"] for r in types] == ["webhook_processing"]  # no confidence job
+    types = await (await conn.execute("SELECT DISTINCT type FROM background_jobs")).fetchall()
+    assert [r["type"] for r in types] == ["webhook_processing"]  # no confidence job
     cache = await (await conn.execute(
         "SELECT sample_count, last_sample_at FROM metric_confidence_cache "
         "WHERE user_id = %s AND metric = 'weight'", (user.user_id,))).fetchone()

@@ -77,7 +77,7 @@ async def test_sigkill_during_load_loses_no_acknowledged_delivery(db_url: str,
     with psycopg.connect(db_url) as conn:
         stored = {r[0] for r in conn.execute("SELECT event_id FROM webhook_events")}
         jobs = conn.execute("SELECT count(*) FROM background_jobs "
-                            "WHERE job_type = 'webhook_processing'").fetchone()
+                            "WHERE type = 'webhook_processing'").fetchone()
     missing = [m for m in acked if m not in stored]
     assert not missing, f"{len(missing)} acknowledged deliveries were lost: {missing[:5]}"
     assert jobs is not None and jobs[0] == len(stored)  # every stored event has its job

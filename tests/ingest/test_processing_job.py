@@ -80,7 +80,7 @@ async def test_unknown_account_is_unmatched_not_a_failure(
     e = await event(conn, event_id)
     assert e["status"] == "unmatched" and e["sample_count"] == 0 and e["error"] is None
     job = await (await conn.execute(
-        "SELECT status FROM background_jobs WHERE job_type = 'webhook_processing'")).fetchone()
+        "SELECT status FROM background_jobs WHERE type = 'webhook_processing'")).fetchone()
     assert job is not None and job["status"] == "completed"
 
 

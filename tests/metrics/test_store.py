@@ -13,7 +13,7 @@ from vitaltrust.db import Conn
 NOW = datetime.now(UTC).replace(microsecond=0)
 SAMPLES = "SELECT * FROM metric_samples WHERE user_id = %s ORDER BY metric, measured_at"
 JOBS = ("SELECT payload, dedupe_key, is_sandbox FROM background_jobs"
-        " WHERE job_type = 'confidence_calculation' AND status = 'pending' ORDER BY dedupe_key")
+        " WHERE type = 'confidence_calculation' AND status = 'pending' ORDER BY dedupe_key")
 
 
 async def test_same_source_and_time_replaces_never_two_rows(conn: Conn) -> None:

@@ -66,8 +66,22 @@ def norm(sample: RawSample, tz: str = "UTC") -> NormalizedSample | Rejection:
     ({"unit": "bpm"}, "unit 'bpm' does not fit a metric measured in kg"),
     ({"measured_at": None}, "missing measured_at"),
     ({"measured_at": datetime(2026, 11, 28, 7, 0)}, "measured_at has no time zone"),
-    ({"measured_at": NOW + timedelta(days=3)}, "is in the future"),
+    ({"measured_at": NOW + timedelta(days=3)}, "is more than 1 day in the future"),
+    ({"measured_at": datetime(1, 1, 1, tzinfo=UTC)}, "measured_at 0001-01-01T00:00:00+00:00 is before 1970"),
+    ({"measured_at": datetime(1969, 12, 31, 23, 59, tzinfo=UTC)}, "is before 1970"),
+    ({"measured_at": datetime(1, 1, 1), "utc_offset_seconds": 50000}, "measured_at is out of range"),
+    ({"measured_at": datetime(9999, 12, 31, 23, 0), "utc_offset_seconds": -50000},
+     "measured_at is out of range"),
     ({"local_date": "28.11.2026", "measured_at": NOW}, "is not YYYY-MM-DD"),
+    ({"local_date": "2026-11-20", "measured_at": NOW}, "local_date 2026-11-20 is more than 2 days"),
+    ({"value": 1e308}, "value 1e+308 kg is not a possible weight (hard limits 25-350 kg)"),
+    ({"value": -1e12}, "is not a possible weight"),
+    ({"value": 1e308, "unit": "lb"}, "is not a possible weight"),
+    ({"metric": "sleep_duration", "value": 1e307, "unit": "h"}, "is not a possible sleep duration"),
+    ({"coverage_seconds": -1}, "coverage_seconds -1 is not a number of seconds"),
+    ({"measured_at": datetime(2026, 11, 28, 7, 0), "utc_offset_seconds": 86400},
+     "utc offset 86400 is not a valid offset in seconds"),
+    ({"utc_offset_seconds": 10**9}, "utc offset 1000000000 is not a valid offset in seconds"),
 ])
 def test_rejections_carry_a_one_line_reason(kw: dict[str, object], reason: str) -> None:
     result = norm(raw(**kw))
@@ -122,3 +136,36 @@ def test_naive_time_with_offset_is_accepted() -> None:
 def test_unknown_device_type_is_stored_as_unknown() -> None:
     result = norm(raw(device_type="toaster"))
     assert isinstance(result, NormalizedSample) and result.device_type == "unknown"
+
+
+def test_time_sanity_bounds_are_inclusive_of_the_tolerated_edges() -> None:
+    epoch = norm(raw(measured_at=datetime(1970, 1, 1, tzinfo=UTC)))
+    assert isinstance(epoch, NormalizedSample)
+    ahead = norm(raw(measured_at=NOW + timedelta(hours=23)))
+    assert isinstance(ahead, NormalizedSample)
+
+
+def test_far_outside_hard_limits_but_possible_is_flagged_not_rejected() -> None:
+    # the model keeps hard-implausible values (flagged, excluded, capping the score)
+    result = norm(raw(value=5000))
+    assert isinstance(result, NormalizedSample) and result.flags == {IMPLAUSIBLE}
+    result = norm(raw(value=-3))
+    assert isinstance(result, NormalizedSample) and result.flags == {IMPLAUSIBLE}
+
+
+def test_provider_calendar_date_beats_the_samples_offset() -> None:
+    # Garmin daily: calendarDate 2016-01-12, startTimeInSeconds 1452556800 (00:00 UTC),
+    # offset +3600, measured at the summary's end: 2016-01-13 01:00 local by the offset
+    end = datetime(2016, 1, 13, 0, 0, tzinfo=UTC)
+    summary = raw(metric="steps", value=3305, unit="steps", measured_at=end,
+                  utc_offset_seconds=3600, local_date="2016-01-12", coverage_seconds=86400)
+    result = normalize(summary, BUILTIN_SPECS, time_zone="UTC",
+                       now=datetime(2016, 1, 20, tzinfo=UTC))
+    assert isinstance(result, NormalizedSample)
+    assert result.local_date == date(2016, 1, 12) and result.coverage_seconds == 86400
+    # Terra daily: start 2025-07-04T00:00+02:00, end a day later in the same offset
+    terra_end = datetime(2025, 7, 5, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+    result = normalize(raw(metric="steps", value=8000, unit="steps", measured_at=terra_end,
+                           local_date="2025-07-04"), BUILTIN_SPECS, time_zone="UTC",
+                       now=datetime(2025, 7, 6, tzinfo=UTC))
+    assert isinstance(result, NormalizedSample) and result.local_date == date(2025, 7, 4)

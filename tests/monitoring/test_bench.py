@@ -37,5 +37,5 @@ def test_seed_then_dashboard_bench(db_url: str) -> None:
         assert timings[f"data_quality_trends [{snapshot} snapshot]"]["rows"] == 30 * 10
     with psycopg.connect(db_url) as c:  # the bench's backlog is gone again
         left = c.execute("SELECT count(*) FROM background_jobs "
-                         "WHERE job_type = 'bench_dashboard_backlog'").fetchone()
+                         "WHERE type = 'bench_dashboard_backlog'").fetchone()
     assert left == (0,)

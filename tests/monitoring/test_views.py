@@ -78,7 +78,7 @@ async def test_views_exclude_sandbox_data(conn: Conn, db_url: str, settings: Set
     await run_jobs(db_url, settings)
     await record_stats(conn, webhooks=[(sandbox, "received", 5, 0.0),
                                        (sandbox, "processed", 5, 10.0)])
-    await conn.execute("INSERT INTO background_jobs (job_type, is_sandbox) "
+    await conn.execute("INSERT INTO background_jobs (type, is_sandbox) "
                        "VALUES ('confidence_calculation', true)")
     cached = await fetch(conn, "SELECT count(*) AS n FROM metric_confidence_cache")
     assert cached[0]["n"] == 1  # the sandbox user was scored...

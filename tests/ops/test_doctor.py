@@ -16,7 +16,7 @@ from vitaltrust.ops.judges import Check, Thresholds
 from vitaltrust.queue.worker import run_until_idle
 
 ADD_JOB = """
-INSERT INTO background_jobs (job_type, payload, status, run_at, attempts, last_error,
+INSERT INTO background_jobs (type, payload, status, run_at, attempts, last_error,
                              locked_by, locked_until, failed_at)
 VALUES (%s, %s, %s, now() + %s * interval '1 second', %s, %s, %s,
         CASE WHEN %s = 'processing' THEN now() + %s * interval '1 second' END,

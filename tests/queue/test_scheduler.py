@@ -125,7 +125,7 @@ async def test_periodic_tasks_run_per_interval_in_own_transaction(pool: Pool, co
 async def test_retention_prunes_rows_but_keeps_statistics(pool: Pool, conn: Conn, db_url: str,
                                                           settings: Settings) -> None:
     await conn.execute(
-        "INSERT INTO background_jobs (job_type, status, created_at, completed_at) VALUES "
+        "INSERT INTO background_jobs (type, status, created_at, completed_at) VALUES "
         "('noop', 'completed', now() - interval '8 days', now() - interval '8 days'), "
         "('noop', 'completed', now() - interval '1 day', now() - interval '1 day'), "
         "('noop', 'failed', now() - interval '30 days', NULL)")

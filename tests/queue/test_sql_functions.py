@@ -53,13 +53,13 @@ async def test_enqueue_initial_confidence_calculations_from_psql(pool: Pool, con
     rows = [line.split("|") for line in out.splitlines()]
     assert [(int(u), m) for _, u, m in rows] == [(user, "steps"), (user, "weight"), (sandbox, "weight")]
     jobs = await (await conn.execute(
-        "SELECT id, job_type, payload, dedupe_key, is_sandbox FROM background_jobs ORDER BY id"
+        "SELECT id, type, payload, dedupe_key, is_sandbox FROM background_jobs ORDER BY id"
     )).fetchall()
     assert {j["id"] for j in jobs} == {int(r[0]) for r in rows}
     assert {(j["dedupe_key"], j["is_sandbox"]) for j in jobs} == {
         (f"confidence:{user}:steps", False), (f"confidence:{user}:weight", False),
         (f"confidence:{sandbox}:weight", True)}
-    assert all(j["job_type"] == "confidence_calculation" for j in jobs)
+    assert all(j["type"] == "confidence_calculation" for j in jobs)
     assert {j["payload"]["metric"] for j in jobs} == {"steps", "weight"}
     # deduplicated while pending: a second call creates nothing
     assert psql(db_url, "SELECT count(*) FROM enqueue_initial_confidence_calculations();") == "0"
@@ -105,7 +105,7 @@ async def test_retry_failed_jobs_from_psql_and_failure_logs(pool: Pool, conn: Co
 
 async def test_cli_retry_failed(conn: Conn, db_url: str) -> None:
     for t in ("test_fail", "test_fail", "noop"):
-        await conn.execute("INSERT INTO background_jobs (job_type, status, attempts, failed_at) "
+        await conn.execute("INSERT INTO background_jobs (type, status, attempts, failed_at) "
                            "VALUES (%s, 'failed', 5, now())", (t,))
     out = run_cli(db_url, "jobs", "retry-failed", "--type", "test_fail")
     assert out.returncode == 0, out.stderr

@@ -62,7 +62,7 @@ NOT_ONCE = ("SELECT count(*) FROM background_jobs j LEFT JOIN "
 def enqueue_bulk(db_url: str, n: int, payload: dict[str, object]) -> None:
     with psycopg.connect(db_url, autocommit=True) as c:
         c.execute(CALLS_TABLE)
-        c.execute("INSERT INTO background_jobs (job_type, payload) "
+        c.execute("INSERT INTO background_jobs (type, payload) "
                   "SELECT 'test_record', %s::jsonb FROM generate_series(1, %s)",
                   (json.dumps(payload), n))
         c.execute("NOTIFY vitaltrust_jobs")

@@ -17,7 +17,7 @@ from vitaltrust.db import connect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ENQUEUE = "INSERT INTO background_jobs (job_type, payload) VALUES ('confidence_calculation', '{}')"
+ENQUEUE = "INSERT INTO background_jobs (type, payload) VALUES ('confidence_calculation', '{}')"
 
 
 async def _execute(db_url: str, statement: str) -> None:

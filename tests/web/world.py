@@ -32,7 +32,7 @@ FAILING_JOBS = 3
 # A payload the real handler refuses (no webhook_event_id): each attempt fails. With
 # max_attempts 3 a retried job stays out of 'failed' for its backoff (~2 s + ~4 s).
 INSERT_FAILING_JOBS = """
-INSERT INTO background_jobs (job_type, payload, max_attempts)
+INSERT INTO background_jobs (type, payload, max_attempts)
 SELECT 'webhook_processing', jsonb_build_object('browser_test', g), 3
 FROM generate_series(1, %s) g
 """

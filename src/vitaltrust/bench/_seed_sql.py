@@ -111,7 +111,7 @@ CROSS JOIN LATERAL (SELECT least(100, greatest(0, c.score + ((j * 7) %% 11 - 5) 
                         AS score) h
 """),
     ("background_jobs", """
-INSERT INTO background_jobs (job_type, payload, status, priority, run_at, attempts,
+INSERT INTO background_jobs (type, payload, status, priority, run_at, attempts,
     max_attempts, last_error, locked_by, locked_until, created_at, started_at, completed_at,
     failed_at)
 SELECT x.job_type,

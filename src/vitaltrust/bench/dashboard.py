@@ -28,11 +28,11 @@ REFRESH_SNAPSHOT = "SELECT refresh_confidence_daily_stats()"
 AGE_SNAPSHOT = "UPDATE confidence_daily_stats SET refreshed_at = now() - interval '1 hour'"
 BACKLOG_TYPE = "bench_dashboard_backlog"
 ADD_BACKLOG = """
-INSERT INTO background_jobs (job_type, payload, run_at)
+INSERT INTO background_jobs (type, payload, run_at)
 SELECT %(type)s, jsonb_build_object('i', g), now() - (g %% 600) * interval '1 second'
 FROM generate_series(1, %(n)s) AS g
 """
-DROP_BACKLOG = "DELETE FROM background_jobs WHERE job_type = %(type)s AND status = 'pending'"
+DROP_BACKLOG = "DELETE FROM background_jobs WHERE type = %(type)s AND status = 'pending'"
 
 # name -> (SQL, target median in ms)
 QUERIES: dict[str, tuple[str, float]] = {

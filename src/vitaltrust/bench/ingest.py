@@ -60,7 +60,7 @@ def build_deliveries(url: str, kind: str, secret: str, n: int, accounts: int) ->
     out = []
     for i in range(n):
         body = _sample_body(i, accounts)
-        if kind == "garmin":  # no provider id: the body hash is the event id, so vary the body
+        if kind in ("garmin", "terra"):  # the body hash is the event id: vary the body
             body = body[:-1] + f',"n":"{run_id}-{i}"}}'.encode()
         out.append(build_request(url, "POST", body,
                                  signed_headers(kind, secret, body, f"msg_{run_id}_{i}", ts)))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from psycopg.rows import tuple_row
 
+from vitaltrust.confidence.resolution import SampleKey
 from vitaltrust.confidence.types import WINDOW_DAYS, Confidence, Sample
 from vitaltrust.db import Conn
 
@@ -39,7 +40,7 @@ FROM (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS t(user_id, metric)
 # Each pair's samples with its priority override (repeated on each row; NULL when none).
 SELECT_WINDOWS = """
 SELECT s.user_id, s.metric, s.value, s.measured_at, s.local_date, s.source_id, s.device_type,
-       s.received_at, s.flags, w.name AS source_name, pr.priority
+       s.received_at, s.flags, w.name AS source_name, pr.priority, s.device_model
 FROM unnest(%(users)s::bigint[], %(metrics)s::text[]) AS p(user_id, metric)
 JOIN metric_samples s ON s.user_id = p.user_id AND s.metric = p.metric
 JOIN webhook_sources w ON w.source_id = s.source_id
@@ -84,39 +85,48 @@ WITH scores AS (
 ), found AS (
     SELECT f.* FROM jsonb_to_recordset(%(conflicts)s::jsonb) AS f(
         user_id bigint, metric text, loser_source_id int, loser_measured_at timestamptz,
-        loser_value float8, loser_device_type text, winner_source_id int,
-        winner_measured_at timestamptz, winner_value float8, winner_device_type text,
-        difference float8, agrees boolean)
+        loser_value float8, loser_device_type text, loser_device_model text,
+        winner_source_id int, winner_measured_at timestamptz, winner_value float8,
+        winner_device_type text, winner_device_model text, difference float8, agrees boolean)
 ), stale AS (
     DELETE FROM metric_conflicts m USING scores p
     WHERE m.user_id = p.user_id AND m.metric = p.metric AND m.loser_measured_at >= %(since)s
       AND NOT EXISTS (SELECT 1 FROM found f
                       WHERE f.user_id = m.user_id AND f.metric = m.metric
                         AND f.loser_source_id = m.loser_source_id
-                        AND f.loser_measured_at = m.loser_measured_at)
+                        AND f.loser_measured_at = m.loser_measured_at
+                        AND f.loser_device_type = m.loser_device_type
+                        AND f.loser_device_model IS NOT DISTINCT FROM m.loser_device_model)
     RETURNING 1
 ), kept AS (
     INSERT INTO metric_conflicts AS m
         (user_id, metric, loser_source_id, loser_measured_at, loser_value, loser_device_type,
-         winner_source_id, winner_measured_at, winner_value, winner_device_type, difference,
-         agrees)
+         loser_device_model, winner_source_id, winner_measured_at, winner_value,
+         winner_device_type, winner_device_model, difference, agrees)
     SELECT * FROM found
-    ON CONFLICT (user_id, metric, loser_source_id, loser_measured_at) DO UPDATE SET
-        loser_value = EXCLUDED.loser_value, loser_device_type = EXCLUDED.loser_device_type,
-        winner_source_id = EXCLUDED.winner_source_id,
+    ON CONFLICT (user_id, metric, loser_source_id, loser_measured_at, loser_device_key)
+    DO UPDATE SET
+        loser_value = EXCLUDED.loser_value, winner_source_id = EXCLUDED.winner_source_id,
         winner_measured_at = EXCLUDED.winner_measured_at, winner_value = EXCLUDED.winner_value,
-        winner_device_type = EXCLUDED.winner_device_type, difference = EXCLUDED.difference,
+        winner_device_type = EXCLUDED.winner_device_type,
+        winner_device_model = EXCLUDED.winner_device_model, difference = EXCLUDED.difference,
         agrees = EXCLUDED.agrees
-    WHERE (m.loser_value, m.winner_source_id, m.winner_measured_at, m.winner_value, m.agrees)
+    WHERE (m.loser_value, m.winner_source_id, m.winner_measured_at, m.winner_value,
+           m.winner_device_type, m.winner_device_model, m.agrees)
           IS DISTINCT FROM (EXCLUDED.loser_value, EXCLUDED.winner_source_id,
-                            EXCLUDED.winner_measured_at, EXCLUDED.winner_value, EXCLUDED.agrees)
+                            EXCLUDED.winner_measured_at, EXCLUDED.winner_value,
+                            EXCLUDED.winner_device_type, EXCLUDED.winner_device_model,
+                            EXCLUDED.agrees)
     RETURNING 1
 ), flagged AS (
     UPDATE metric_samples m SET flags = f.flags
     FROM jsonb_to_recordset(%(flags)s::jsonb) AS f(
-        user_id bigint, metric text, source_id int, measured_at timestamptz, flags text[])
+        user_id bigint, metric text, source_id int, measured_at timestamptz,
+        device_type text, device_model text, flags text[])
     WHERE m.user_id = f.user_id AND m.metric = f.metric AND m.source_id = f.source_id
-      AND m.measured_at = f.measured_at AND m.flags IS DISTINCT FROM f.flags
+      AND m.measured_at = f.measured_at AND m.device_type = f.device_type
+      AND m.device_model IS NOT DISTINCT FROM f.device_model
+      AND m.flags IS DISTINCT FROM f.flags
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM cached) AS cached
@@ -126,7 +136,7 @@ SELECT (SELECT count(*) FROM cached) AS cached
 @dataclass(frozen=True)
 class Window:
     samples: list[Sample]
-    stored_flags: dict[tuple[int, datetime], frozenset[str]]  # of the judged samples
+    stored_flags: dict[SampleKey, frozenset[str]]  # of the judged samples
     data_version: int  # newest received_at among the inputs, in microseconds
 
 
@@ -138,7 +148,7 @@ class Scored:
     next_refresh_at: datetime | None
     data_version: int
     daily_series: list[list[object]]
-    stored_flags: dict[tuple[int, datetime], frozenset[str]]
+    stored_flags: dict[SampleKey, frozenset[str]]
 
 
 def window_start(now: datetime) -> datetime:
@@ -163,10 +173,10 @@ async def load_inputs(conn: Conn, pairs: Sequence[Pair], now: datetime, *, lock:
         rows = await cur.fetchall()
     overrides: dict[Pair, list[str]] = {}
     grouped: dict[Pair, list[Sample]] = defaultdict(list)
-    flags: dict[Pair, dict[tuple[int, datetime], frozenset[str]]] = defaultdict(dict)
+    flags: dict[Pair, dict[SampleKey, frozenset[str]]] = defaultdict(dict)
     newest: dict[Pair, datetime] = {}
     for (user_id, metric, value, at, local, source_id, device, received, stored_list, name,
-         priority) in rows:
+         priority, model) in rows:
         key = (user_id, metric)
         if priority is not None:
             overrides[key] = priority
@@ -176,9 +186,10 @@ async def load_inputs(conn: Conn, pairs: Sequence[Pair], now: datetime, *, lock:
             value, at, local, source_id, device, received,
             # the model re-derives its flags inside the window; outside it, what was stored
             # is the context it reads (e.g. an old UNIT_SLIP)
-            (stored & STORAGE_FLAGS if stored else NO_FLAGS) if judged else stored, name))
+            (stored & STORAGE_FLAGS if stored else NO_FLAGS) if judged else stored, name,
+            model))
         if judged:
-            flags[key][(source_id, at)] = stored
+            flags[key][(source_id, at, device, model or "")] = stored
         if key not in newest or received > newest[key]:
             newest[key] = received
     windows = {p: Window(grouped.get(p, []), flags.get(p, {}),
@@ -207,7 +218,8 @@ async def write_results(conn: Conn, results: Sequence[Scored], now: datetime) ->
         {"user_id": r.user_id, "metric": r.metric,
          "loser_source_id": c.loser.source_id, "loser_measured_at": c.loser.measured_at.isoformat(),
          "loser_value": c.loser.value, "loser_device_type": c.loser.device_type,
-         "winner_source_id": c.winner.source_id,
+         "loser_device_model": c.loser.device_model,
+         "winner_source_id": c.winner.source_id, "winner_device_model": c.winner.device_model,
          "winner_measured_at": c.winner.measured_at.isoformat(),
          "winner_value": c.winner.value, "winner_device_type": c.winner.device_type,
          "difference": c.difference, "agrees": c.agrees}
@@ -221,9 +233,11 @@ def _changed_flags(results: Sequence[Scored]) -> list[dict[str, object]]:
     changed: list[dict[str, object]] = []
     for r in results:
         flagged = r.confidence.flagged
-        for (source_id, at), stored in r.stored_flags.items():
-            new = flagged.get((source_id, at), NO_FLAGS)
+        for key, stored in r.stored_flags.items():
+            new = flagged.get(key, NO_FLAGS)
             if new != stored:
+                source_id, at, device_type, model = key
                 changed.append({"user_id": r.user_id, "metric": r.metric, "source_id": source_id,
-                                "measured_at": at.isoformat(), "flags": sorted(new)})
+                                "measured_at": at.isoformat(), "device_type": device_type,
+                                "device_model": model or None, "flags": sorted(new)})
     return changed

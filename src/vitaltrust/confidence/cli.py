@@ -21,7 +21,7 @@ ENQUEUE_ALL = "SELECT * FROM enqueue_initial_confidence_calculations()"
 COUNT_OUTSTANDING = """
 SELECT count(*) FILTER (WHERE status IN ('pending', 'processing')) AS outstanding,
        count(*) FILTER (WHERE status = 'failed' AND failed_at >= %s) AS failed
-FROM background_jobs WHERE job_type = 'confidence_calculation'
+FROM background_jobs WHERE type = 'confidence_calculation'
 """
 LIVE_WORKERS = """
 SELECT count(*) AS n FROM workers

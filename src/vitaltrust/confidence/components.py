@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from vitaltrust.confidence import reasons as R
-from vitaltrust.confidence.resolution import EPSILON, identity
+from vitaltrust.confidence.resolution import EPSILON, SampleKey, identity
 from vitaltrust.confidence.types import WINDOW_DAYS, Conflict, MetricSpec, Sample
 
 _DAY = timedelta(days=1)
@@ -172,7 +172,7 @@ def agreement(conflicts: Sequence[Conflict], spec: MetricSpec) -> Part:
     """Share of conflict groups (one per winner) whose losers all agree; None without any."""
     if not conflicts:
         return Part(None)
-    groups: dict[tuple[int, datetime], list[Conflict]] = {}
+    groups: dict[SampleKey, list[Conflict]] = {}
     for c in conflicts:
         groups.setdefault(identity(c.winner), []).append(c)
     disagreeing = [g for g in groups.values() if not all(c.agrees for c in g)]

@@ -41,7 +41,7 @@ WITH due AS (
     FROM due WHERE c.user_id = due.user_id AND c.metric = due.metric
     RETURNING c.user_id, c.metric
 )
-INSERT INTO background_jobs (job_type, payload, dedupe_key, is_sandbox)
+INSERT INTO background_jobs (type, payload, dedupe_key, is_sandbox)
 SELECT 'confidence_calculation', jsonb_build_object('user_id', p.user_id, 'metric', p.metric),
        'confidence:' || p.user_id || ':' || p.metric, u.is_sandbox
 FROM pushed p JOIN users u ON u.user_id = p.user_id

@@ -23,6 +23,7 @@ from vitaltrust.confidence.resolution import (
     latest_deliveries,
     resolve,
     split_unit_slips,
+    time_key,
 )
 from vitaltrust.confidence.types import (
     MODEL_VERSION,
@@ -133,11 +134,10 @@ def _top_reasons(built: tuple[Component, ...]) -> list[R.Reason]:
 
 
 def _latest_valid(samples: Iterable[Sample], spec: MetricSpec) -> Sample | None:
-    """Latest by (measured_at, source_id) that is neither impossible nor a unit slip."""
+    """Latest by time_key that is neither impossible nor a unit slip."""
     best: Sample | None = None
     for s in samples:
-        if best is None or s.measured_at > best.measured_at or (
-                s.measured_at == best.measured_at and s.source_id > best.source_id):
+        if best is None or time_key(s) > time_key(best):
             if not is_hard_fail(s, spec) and R.UNIT_SLIP not in s.flags:
                 best = s
     return best

@@ -76,9 +76,11 @@ def bucket_text(cadence: timedelta, count: int) -> str:
 
 
 def source_label(sample: Sample, other: Sample) -> str:
-    """The device type, made unique with the source when both sides share it."""
+    """The device type, made unique with the model or the source when both sides share it."""
     if sample.device_type != other.device_type:
         return sample.device_type
+    if sample.device_model != other.device_model:
+        return f"{sample.device_type} {sample.device_model or '(no model)'}"
     return f"{sample.device_type} ({sample.source_name or f'source {sample.source_id}'})"
 
 

@@ -109,7 +109,7 @@ def next_refresh_at(conf: Confidence, spec: MetricSpec, now: datetime,
         candidates.append(min(times) + timedelta(days=WINDOW_DAYS))
     if upcoming is not None:
         candidates.append(upcoming)
-    candidates += [at + IMPLAUSIBLE_CAP_SPAN for (_, at), flags in conf.flagged.items()
+    candidates += [at + IMPLAUSIBLE_CAP_SPAN for (_, at, _, _), flags in conf.flagged.items()
                    if "IMPLAUSIBLE_VALUE" in flags and at > window_start]
     soonest = min(t for t in candidates if t > now) if any(t > now for t in candidates) \
         else now + cadence * HORIZON_CADENCES

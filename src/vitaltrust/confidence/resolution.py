@@ -1,8 +1,10 @@
 """Conflict resolution before scoring (CONFIDENCE.md): pure and order-independent.
 
-`deduplicate` leaves one sample per (source, measured_at) sorted by that pair, a total order;
-every later step keeps it, so the same set of samples always gives the same winners, losers
-and flags whatever order they came in.
+A sample's source, for resolution, is its integration AND its device (type and model): a
+scale and a manual entry delivered through one integration conflict like two integrations
+do. `deduplicate` leaves one sample per (source, device, measured_at) sorted by time, then
+source, then device, a total order; every later step keeps it, so the same set of samples
+always gives the same winners, losers and flags whatever order they came in.
 """
 
 from __future__ import annotations
@@ -23,40 +25,47 @@ UNIT_SLIP_METRICS = frozenset({"weight"})
 # float noise must not turn "exactly at the tolerance" into a disagreement
 EPSILON = 1e-9
 
-SampleKey = tuple[int, datetime]
+SampleKey = tuple[int, datetime, str, str]
+SourceKey = tuple[int, str, str]
 
 
 def identity(sample: Sample) -> SampleKey:
-    """What storage keys a sample by: (source, measured_at)."""
-    return (sample.source_id, sample.measured_at)
+    """What storage keys a sample by: (source, measured_at, device type, device model)."""
+    return (sample.source_id, sample.measured_at, sample.device_type, sample.device_model or "")
+
+
+def source_of(sample: Sample) -> SourceKey:
+    """The source a sample counts for in conflict resolution: integration and device."""
+    return (sample.source_id, sample.device_type, sample.device_model or "")
 
 
 def _delivery_key(s: Sample) -> tuple[Any, ...]:
     """Later received wins; the rest only breaks exact ties (NaN made comparable)."""
     nan = math.isnan(s.value)
-    return (s.received_at, nan, 0.0 if nan else s.value, s.device_type, s.local_date,
+    return (s.received_at, nan, 0.0 if nan else s.value, s.local_date,
             tuple(sorted(s.flags)), s.source_name)
 
 
 def latest_deliveries(samples: Sequence[Sample]) -> dict[SampleKey, Sample]:
-    """One sample per (source, measured_at): the later delivery replaces the earlier one."""
-    best = {(s.source_id, s.measured_at): s for s in samples}
+    """One sample per identity: the later delivery replaces the earlier one."""
+    best = {identity(s): s for s in samples}
     if len(best) == len(samples):
         return best
     best = {}
     for s in samples:
-        key = (s.source_id, s.measured_at)
+        key = identity(s)
         current = best.get(key)
         if current is None or (current is not s and _delivery_key(s) > _delivery_key(current)):
             best[key] = s
     return best
 
 
-time_key = attrgetter("measured_at", "source_id")
+def time_key(s: Sample) -> tuple[datetime, int, str, str]:
+    return (s.measured_at, s.source_id, s.device_type, s.device_model or "")
 
 
 def deduplicate(samples: Sequence[Sample]) -> list[Sample]:
-    """Latest deliveries sorted by time; after this (measured_at, source_id) is a total order."""
+    """Latest deliveries sorted by time_key, which is a total order after this."""
     return sorted(latest_deliveries(samples).values(), key=time_key)
 
 
@@ -134,9 +143,9 @@ def _groups_by_window(samples: list[Sample], window: timedelta) -> list[list[Sam
 
 def _one_per_source_day(samples: list[Sample]) -> list[Sample]:
     """Cumulative daily metrics: each source's latest total for a local day stands for it."""
-    latest: dict[tuple[int, object], Sample] = {}
+    latest: dict[tuple[SourceKey, object], Sample] = {}
     for s in samples:  # ascending by measured_at, so the last one seen is the latest
-        latest[(s.source_id, s.local_date)] = s
+        latest[(source_of(s), s.local_date)] = s
     return sorted(latest.values(), key=time_key)
 
 
@@ -144,14 +153,16 @@ def resolve(valid: list[Sample], spec: MetricSpec,
             priority: Sequence[str] | None) -> tuple[list[Sample], list[Conflict]]:
     """Valid samples (sorted by time_key) -> (resolved series, conflicts).
 
-    In a group with several sources the winner is the highest-priority device type, then the
-    most recently received; its source's samples stay in the series, every sample from the
-    other sources is a loser recorded against the winner. Cumulative metrics never sum sources.
+    In a group with several sources (integration + device) the winner is the highest-priority
+    device type, then the most recently received; its source's samples stay in the series,
+    every sample from the other sources is a loser recorded against the winner. Cumulative
+    metrics never sum sources.
     """
     rank = priority_rank(spec, priority)
 
-    def winner_key(s: Sample) -> tuple[int, datetime, datetime, int]:
-        return (-rank(s.device_type), s.received_at, s.measured_at, -s.source_id)
+    def winner_key(s: Sample) -> tuple[int, datetime, datetime, int, str]:
+        return (-rank(s.device_type), s.received_at, s.measured_at, -s.source_id,
+                s.device_model or "")
 
     if spec.aggregation == "cumulative_daily":
         valid = _one_per_source_day(valid)
@@ -164,12 +175,12 @@ def resolve(valid: list[Sample], spec: MetricSpec,
     resolved: list[Sample] = []
     conflicts: list[Conflict] = []
     for group in groups:
-        if len(group) == 1 or len({s.source_id for s in group}) == 1:
+        if len(group) == 1 or len({source_of(s) for s in group}) == 1:
             resolved.extend(group)
             continue
         winner = max(group, key=winner_key)
         for s in group:
-            if s.source_id == winner.source_id:
+            if source_of(s) == source_of(winner):
                 resolved.append(s)
             else:
                 conflicts.append(Conflict(winner=winner, loser=s, difference=s.value - winner.value,

@@ -40,6 +40,9 @@ class Sample:
     received_at: datetime
     flags: frozenset[str] = frozenset()
     source_name: str = ""
+    # one source (integration) may carry several devices: each is a source of its own
+    # for conflict resolution (resolution.source_of)
+    device_model: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ class Confidence:
     latest_value: float | None
     resolved: tuple[Sample, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
-    flagged: Mapping[tuple[int, datetime], frozenset[str]] = field(default_factory=dict)
+    # keyed by resolution.identity: (source_id, measured_at, device_type, device_model or "")
+    flagged: Mapping[tuple[int, datetime, str, str], frozenset[str]] = field(default_factory=dict)
     # resolved samples in the window (sample_count counts every sample in it, losers and fails too)
     valid_sample_count: int = 0
 

@@ -1,6 +1,6 @@
 """`GET /api/admin/demo`: the demo simulator's counters (admin only; exists in demo mode only).
 
-`accepted` counts the 202 answers, each of which created one webhook_events row, so an
+`accepted` counts new deliveries (202, or a Garmin 200), each of which created one webhook_events row, so an
 operator can check that every demo row came through POST /webhooks/{source}.
 """
 

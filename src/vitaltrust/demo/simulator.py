@@ -50,7 +50,7 @@ END_FAULT = "DELETE FROM demo_storage_faults WHERE user_id = %s"
 JOBS_OF_EVENTS = """
 SELECT count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS failed
 FROM background_jobs
-WHERE job_type = 'webhook_processing'
+WHERE type = 'webhook_processing'
   AND (payload ->> 'webhook_event_id')::bigint = ANY(%s::bigint[])
 """
 UNPROCESSED = """
@@ -99,7 +99,7 @@ class DemoSimulator:
     # --- sending -------------------------------------------------------------------------
 
     async def send(self, delivery: Delivery) -> int | None:
-        """POST one delivery; returns the new webhook_event_id on 202."""
+        """POST one delivery; returns the webhook_event_id of a newly accepted one."""
         assert self._client is not None
         if self.stopping():
             return None
@@ -114,7 +114,8 @@ class DemoSimulator:
             c.other += 1
             log.warning("demo delivery failed to send: %s", exc)
             return None
-        if r.status_code == 202:
+        # accepted: 202, or 200 without "duplicate" (a Garmin push, as Garmin requires)
+        if r.status_code in (200, 202) and not r.json().get("duplicate"):
             c.accepted += 1
             self.recent.append(delivery)
             return int(r.json()["webhook_event_id"])

@@ -50,7 +50,7 @@ WITH setting AS (
     ON CONFLICT (source_id, event_id) DO NOTHING
     RETURNING webhook_event_id, source_id, event_id
 ), jobs AS (
-    INSERT INTO background_jobs (job_type, payload, is_sandbox)
+    INSERT INTO background_jobs (type, payload, is_sandbox)
     SELECT 'webhook_processing', jsonb_build_object('webhook_event_id', e.webhook_event_id),
            s.is_sandbox
     FROM events e JOIN webhook_sources s USING (source_id)

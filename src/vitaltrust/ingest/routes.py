@@ -1,9 +1,11 @@
-"""`POST /webhooks/{source}`: authenticate, limit, store durably, answer. Nothing more.
+"""`POST /webhooks/{source}` (and `/webhooks/{source}/{token}` for Garmin, whose endpoint
+configuration takes a URL only): authenticate, limit, store durably, answer. Nothing more.
 
-Order: source (404) → size (413) → signature (401) → content type / JSON (415 / 400)
-→ rate limit (429) → one shared commit of the event and its job → 202 (or 200 for a
-duplicate, 409 for a different body under a known event id). Samples are parsed later,
-by the webhook_processing job.
+Order: source (404, also when disabled) → size (413) → signature or URL token (401) →
+content type / JSON (415 / 400) → rate limit (429) → one shared commit of the event and
+its job → 202 (or 200 for a duplicate, 409 for a different body under a known event id).
+Garmin treats anything but 200 as a failed notification, so a Garmin push gets 200 both
+when accepted and when a duplicate. Samples are parsed later, by the webhook_processing job.
 """
 
 from __future__ import annotations
@@ -79,9 +81,11 @@ def parse_json(content_type: str | None, body: bytes) -> dict[str, Any]:
 
 
 async def _accept(request: Request, name: str, settings: Settings, stats: StatsRecorder,
-                  rt: IngestRuntime, *, store: bool = True) -> tuple[Source | None, JSONResponse]:
+                  rt: IngestRuntime, url_token: str | None, *,
+                  store: bool = True) -> tuple[Source | None, JSONResponse]:
     source = await rt.sources.get(name)
-    if source is None or not source.enabled or source.kind == "manual":
+    if source is None or not source.enabled or source.kind == "manual" or (
+            url_token is not None and source.kind != "garmin"):
         raise Problem(404, f"no webhook source named {name!r}")
     if source.is_sandbox:  # self-test traffic never shows in statistics
         request.state.sandbox = True
@@ -89,11 +93,12 @@ async def _accept(request: Request, name: str, settings: Settings, stats: StatsR
     try:
         body = await read_limited(request, settings.max_body_bytes)
         headers = request.headers
+        now = time.time()
         try:
-            provider_id = verify(source.kind, headers, body, signing_key=source.signing_key,
-                                 shared_secret_hash=source.shared_secret_hash,
-                                 garmin_client_id=source.garmin_client_id, now=time.time(),
-                                 tolerance=settings.webhook_tolerance_seconds)
+            provider_id = verify(source.kind, headers, body, signing_keys=source.signing_keys(now),
+                                 secret_hashes=source.secret_hashes(now),
+                                 garmin_client_id=source.garmin_client_id, now=now,
+                                 tolerance=settings.webhook_tolerance_seconds, url_token=url_token)
         except SignatureError as exc:
             raise Problem(401, f"signature check failed: {exc}") from None
         content_type = headers.get("content-type")
@@ -132,20 +137,33 @@ async def _accept(request: Request, name: str, settings: Settings, stats: StatsR
                                      "event_id": delivery.event_id}, status_code=200)
     stats.record_webhook(source.source_id, "received")
     return source, JSONResponse({"webhook_event_id": stored.webhook_event_id,
-                                 "event_id": delivery.event_id}, status_code=202)
+                                 "event_id": delivery.event_id},
+                                status_code=200 if source.kind == "garmin" else 202)
 
 
 @router.post("/webhooks/{source}", status_code=202, response_model=None,
-             responses={200: {"description": "duplicate delivery"}, 401: {}, 404: {}, 409: {},
-                        413: {}, 415: {}, 429: {}})
+             responses={200: {"description": "duplicate delivery, or an accepted Garmin push"},
+                        401: {}, 404: {}, 409: {}, 413: {}, 415: {}, 429: {}})
 async def receive_webhook(source: str, request: Request) -> JSONResponse:
     """Receive one provider delivery (the signature is the authentication)."""
+    return await _receive(source, request, None)
+
+
+@router.post("/webhooks/{source}/{token}", status_code=200, response_model=None,
+             responses={401: {}, 404: {}, 413: {}, 415: {}, 429: {}})
+async def receive_garmin_push(source: str, token: str, request: Request) -> JSONResponse:
+    """Receive a Garmin push: the unguessable token in the registered URL (plus the
+    `garmin-client-id` header when the source has one) is the authentication."""
+    return await _receive(source, request, token)
+
+
+async def _receive(source: str, request: Request, url_token: str | None) -> JSONResponse:
     started = time.perf_counter()
     stats: StatsRecorder = request.app.state.stats
     ok = False
     try:
         _, response = await _accept(request, source, request.app.state.settings, stats,
-                                    runtime(request.app))
+                                    runtime(request.app), url_token)
         ok = True
         return response
     finally:
@@ -162,5 +180,5 @@ bench_router = APIRouter(tags=["bench"])
                    include_in_schema=False)
 async def receive_without_storing(source: str, request: Request) -> JSONResponse:
     _, response = await _accept(request, source, request.app.state.settings,
-                                StatsRecorder(None), runtime(request.app), store=False)
+                                StatsRecorder(None), runtime(request.app), None, store=False)
     return response

@@ -1,7 +1,10 @@
-"""Signature checks per source kind: pure functions of (headers, raw body, key, now).
+"""Signature checks per source kind: pure functions of (headers, raw body, keys, now).
 
-Each returns the provider's event id (None when the provider sends none) or raises
-`SignatureError`. Every comparison of secret material is constant-time.
+Each returns the provider's event id, or None when the provider sends no id that its
+signature covers (the caller then uses the body's SHA-256), or raises `SignatureError`.
+An id outside the signature (Terra's `terra-reference`) is never returned: a replay
+could otherwise pass as a new event by changing it. Several keys are accepted during a
+secret rotation's overlap. Every comparison of secret material is constant-time.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class SignatureError(ValueError):
@@ -35,6 +38,15 @@ def _check_timestamp(raw: str, now: float, tolerance: int) -> int:
     return ts
 
 
+def _any_match(expected: Sequence[bytes], given: Sequence[bytes]) -> bool:
+    """Whether any given value equals any expected one; no early exit, constant-time each."""
+    matched = False
+    for e in expected:
+        for g in given:
+            matched |= hmac.compare_digest(e, g)
+    return matched
+
+
 def _hmac_sha256(key: bytes, *parts: bytes) -> bytes:
     mac = hmac.new(key, digestmod=hashlib.sha256)
     for part in parts:
@@ -42,42 +54,44 @@ def _hmac_sha256(key: bytes, *parts: bytes) -> bytes:
     return mac.digest()
 
 
-def verify_standard(headers: Mapping[str, str], body: bytes, key: bytes, *, now: float,
-                    tolerance: int, names: tuple[str, str, str] = STANDARD_HEADERS) -> str:
+def verify_standard(headers: Mapping[str, str], body: bytes, keys: Sequence[bytes], *,
+                    now: float, tolerance: int,
+                    names: tuple[str, str, str] = STANDARD_HEADERS) -> str:
     """Standard Webhooks (and Svix with `names=SVIX_HEADERS`): returns the message id."""
     id_name, ts_name, sig_name = names
     msg_id, ts_raw, sig_raw = (headers.get(id_name), headers.get(ts_name), headers.get(sig_name))
     if not msg_id or not ts_raw or not sig_raw:
         raise SignatureError(f"missing {id_name}, {ts_name} or {sig_name} header")
     _check_timestamp(ts_raw, now, tolerance)
-    expected = _hmac_sha256(key, msg_id.encode(), b".", ts_raw.strip().encode(), b".", body)
-    matched = False
+    signed = (msg_id.encode(), b".", ts_raw.strip().encode(), b".", body)
+    given: list[bytes] = []
     for candidate in sig_raw.split()[:MAX_SIGNATURES]:
         version, _, encoded = candidate.partition(",")
         if version != "v1":
             continue
         try:
-            given = base64.b64decode(encoded, validate=True)
+            given.append(base64.b64decode(encoded, validate=True))
         except (binascii.Error, ValueError):
             continue
-        # no early exit: every candidate is compared
-        matched |= hmac.compare_digest(expected, given)
-    if not matched:
+    if not _any_match([_hmac_sha256(key, *signed) for key in keys], given):
         raise SignatureError("no valid signature")
     return msg_id
 
 
-def verify_junction(headers: Mapping[str, str], body: bytes, key: bytes, *, now: float,
-                    tolerance: int) -> str:
+def verify_junction(headers: Mapping[str, str], body: bytes, keys: Sequence[bytes], *,
+                    now: float, tolerance: int) -> str:
     """Junction delivers through Svix; accept the Standard Webhooks names as well."""
     if headers.get("svix-signature") is not None:
-        return verify_standard(headers, body, key, now=now, tolerance=tolerance, names=SVIX_HEADERS)
-    return verify_standard(headers, body, key, now=now, tolerance=tolerance)
+        return verify_standard(headers, body, keys, now=now, tolerance=tolerance,
+                               names=SVIX_HEADERS)
+    return verify_standard(headers, body, keys, now=now, tolerance=tolerance)
 
 
-def verify_terra(headers: Mapping[str, str], body: bytes, key: bytes, *, now: float,
-                 tolerance: int) -> str | None:
-    """`terra-signature: t=<unix>,v1=<hex>[,v1=<hex>]`; HMAC-SHA256 of `t.body`, hex."""
+def verify_terra(headers: Mapping[str, str], body: bytes, keys: Sequence[bytes], *, now: float,
+                 tolerance: int) -> None:
+    """`terra-signature: t=<unix>,v1=<hex>[,v1=<hex>]`; HMAC-SHA256 of `t.body`, hex.
+
+    Returns no event id: `terra-reference` is not signed, so the body's hash is the id."""
     raw = headers.get("terra-signature")
     if not raw:
         raise SignatureError("missing terra-signature header")
@@ -92,44 +106,44 @@ def verify_terra(headers: Mapping[str, str], body: bytes, key: bytes, *, now: fl
     if ts_raw is None or not candidates:
         raise SignatureError("terra-signature needs t= and v1=")
     _check_timestamp(ts_raw, now, tolerance)
-    expected = _hmac_sha256(key, ts_raw.strip().encode(), b".", body).hex().encode()
-    matched = False
-    for candidate in candidates[:MAX_SIGNATURES]:
-        matched |= hmac.compare_digest(expected, candidate.encode())
-    if not matched:
+    expected = [_hmac_sha256(key, ts_raw.strip().encode(), b".", body).hex().encode()
+                for key in keys]
+    if not _any_match(expected, [c.encode() for c in candidates[:MAX_SIGNATURES]]):
         raise SignatureError("no valid signature")
-    return headers.get("terra-reference") or None
+    return None
 
 
-def verify_shared_secret(headers: Mapping[str, str], secret_hash: bytes, *,
-                         client_id: str | None) -> None:
-    """Garmin signs nothing: a secret header compared by SHA-256 digest in constant time."""
-    given = headers.get(SHARED_SECRET_HEADER)
+def verify_garmin(headers: Mapping[str, str], secret_hashes: Sequence[bytes], *,
+                  url_token: str | None, client_id: str | None) -> None:
+    """Garmin signs nothing: the token in the registered URL (or, for older set-ups, in the
+    x-vitaltrust-secret header) is compared by SHA-256 digest in constant time, and the
+    garmin-client-id header (the consumer key) must match when the source has one."""
+    given = url_token if url_token is not None else headers.get(SHARED_SECRET_HEADER)
     if not given:
-        raise SignatureError(f"missing {SHARED_SECRET_HEADER} header")
-    ok = hmac.compare_digest(hashlib.sha256(given.encode()).digest(), secret_hash)
-    if not ok:
-        raise SignatureError("wrong shared secret")
+        raise SignatureError("missing the URL token (register /webhooks/{source}/{token})")
+    if not _any_match(secret_hashes, [hashlib.sha256(given.encode()).digest()]):
+        raise SignatureError("wrong URL token")
     if client_id is not None and not hmac.compare_digest(
             (headers.get("garmin-client-id") or "").encode(), client_id.encode()):
-        raise SignatureError("unexpected garmin-client-id")
+        raise SignatureError("missing or unexpected garmin-client-id")
 
 
-def verify(kind: str, headers: Mapping[str, str], body: bytes, *, signing_key: bytes | None,
-           shared_secret_hash: bytes | None, garmin_client_id: str | None, now: float,
-           tolerance: int) -> str | None:
-    """Dispatch by source kind; returns the provider's event id when it sends one."""
+def verify(kind: str, headers: Mapping[str, str], body: bytes, *, signing_keys: Sequence[bytes],
+           secret_hashes: Sequence[bytes], garmin_client_id: str | None, now: float,
+           tolerance: int, url_token: str | None = None) -> str | None:
+    """Dispatch by source kind; returns the provider's event id when its signature covers one."""
     if kind in ("standard", "junction", "terra"):
-        if signing_key is None:
+        if not signing_keys:
             raise SignatureError("this source has no signing key")
         if kind == "standard":
-            return verify_standard(headers, body, signing_key, now=now, tolerance=tolerance)
+            return verify_standard(headers, body, signing_keys, now=now, tolerance=tolerance)
         if kind == "junction":
-            return verify_junction(headers, body, signing_key, now=now, tolerance=tolerance)
-        return verify_terra(headers, body, signing_key, now=now, tolerance=tolerance)
+            return verify_junction(headers, body, signing_keys, now=now, tolerance=tolerance)
+        verify_terra(headers, body, signing_keys, now=now, tolerance=tolerance)
+        return None
     if kind == "garmin":
-        if shared_secret_hash is None:
-            raise SignatureError("this source has no shared secret")
-        verify_shared_secret(headers, shared_secret_hash, client_id=garmin_client_id)
+        if not secret_hashes:
+            raise SignatureError("this source has no URL token")
+        verify_garmin(headers, secret_hashes, url_token=url_token, client_id=garmin_client_id)
         return None
     raise SignatureError(f"sources of kind {kind!r} do not accept webhooks")

@@ -33,3 +33,7 @@ class SourceCache:
             self._entries.clear()
         self._entries[name] = (now + self.ttl, source)
         return source
+
+    def forget(self, name: str) -> None:
+        """Drop one entry (this process changed the source; others catch up within ttl)."""
+        self._entries.pop(name, None)

@@ -30,14 +30,16 @@ SELECT s.measured_at, s.local_date, s.value, s.original_value, s.original_unit,
        EXISTS (SELECT 1 FROM metric_conflicts m
                WHERE m.user_id = s.user_id AND m.metric = s.metric
                  AND m.loser_source_id = s.source_id AND m.loser_measured_at = s.measured_at
+                 AND m.loser_device_key = s.device_key
               ) AS lost_conflict
 FROM metric_samples s JOIN webhook_sources w ON w.source_id = s.source_id
 WHERE s.user_id = %(user_id)s AND s.metric = %(metric)s AND s.measured_at >= %(since)s
-ORDER BY s.measured_at, s.source_id
+ORDER BY s.measured_at, s.source_id, s.device_key
 """
 SELECT_CONFLICTS = """
-SELECT m.loser_measured_at, m.loser_value, m.loser_device_type, ls.name AS loser_source,
-       m.winner_measured_at, m.winner_value, m.winner_device_type, ws.name AS winner_source,
+SELECT m.loser_measured_at, m.loser_value, m.loser_device_type, m.loser_device_model,
+       ls.name AS loser_source, m.winner_measured_at, m.winner_value, m.winner_device_type,
+       m.winner_device_model, ws.name AS winner_source,
        m.difference, m.agrees, m.detected_at
 FROM metric_conflicts m
 JOIN webhook_sources ls ON ls.source_id = m.loser_source_id
@@ -106,9 +108,11 @@ async def sample_series(conn: Conn, user_id: int, metric: str, *, now: datetime,
         conflicts = await (await conn.execute(SELECT_CONFLICTS, params)).fetchall()
         out["conflicts"] = [
             {"winner": {"source": c["winner_source"], "device_type": c["winner_device_type"],
+                        "device_model": c["winner_device_model"],
                         "measured_at": c["winner_measured_at"].isoformat(),
                         "value": c["winner_value"]},
              "loser": {"source": c["loser_source"], "device_type": c["loser_device_type"],
+                       "device_model": c["loser_device_model"],
                        "measured_at": c["loser_measured_at"].isoformat(),
                        "value": c["loser_value"]},
              "difference": c["difference"], "agrees": c["agrees"],

@@ -33,6 +33,7 @@ SELECT_STORED = """
 SELECT metric, value, original_value, original_unit, measured_at, local_date, flags
 FROM metric_samples
 WHERE user_id = %s AND metric = %s AND source_id = %s AND measured_at = %s
+  AND device_type = 'manual' AND device_model IS NULL
 """
 
 

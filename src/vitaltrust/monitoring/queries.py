@@ -62,7 +62,7 @@ WITH users_in_scope AS (
       AND EXISTS (SELECT 1 FROM metric_samples ms
                   WHERE ms.user_id = s.user_id AND ms.metric = m.metric)
 ), created AS (
-    INSERT INTO background_jobs (job_type, payload, priority, dedupe_key, is_sandbox)
+    INSERT INTO background_jobs (type, payload, priority, dedupe_key, is_sandbox)
     SELECT 'confidence_calculation',
            jsonb_build_object('user_id', t.user_id, 'metric', t.metric), %(priority)s,
            'confidence:' || t.user_id || ':' || t.metric, t.is_sandbox
@@ -77,11 +77,11 @@ NOTIFY_JOBS = "SELECT pg_notify('vitaltrust_jobs', 'bulk')"
 
 # --- Prometheus: small aggregates only (partial indexes, rollup totals, snapshots) -------
 PROM_QUEUE_DEPTH = """
-SELECT job_type, status, count(*) AS n FROM background_jobs
+SELECT type AS job_type, status, count(*) AS n FROM background_jobs
 WHERE status IN ('pending', 'processing') AND NOT is_sandbox
 GROUP BY 1, 2
 UNION ALL
-SELECT job_type, 'failed', count(*) FROM background_jobs
+SELECT type, 'failed', count(*) FROM background_jobs
 WHERE status = 'failed' AND NOT is_sandbox
 GROUP BY 1
 """

@@ -49,16 +49,16 @@ FROM background_jobs WHERE status = 'pending'
 """
 # Per type: the count, and its latest distinct errors with how often each occurred.
 FAILED_BY_TYPE = """
-SELECT j.job_type, count(*)::int AS failed,
+SELECT j.type AS job_type, count(*)::int AS failed,
        (SELECT array_agg(e.err || CASE WHEN e.n > 1 THEN ' (x' || e.n || ')' ELSE '' END
                          ORDER BY e.latest DESC NULLS LAST)
         FROM (SELECT coalesce(left(f.last_error, 300), '(no error recorded)') AS err, count(*) AS n,
                      max(f.failed_at) AS latest
               FROM background_jobs f
-              WHERE f.status = 'failed' AND f.job_type = j.job_type
+              WHERE f.status = 'failed' AND f.type = j.type
               GROUP BY 1 ORDER BY 3 DESC NULLS LAST LIMIT %(latest)s) e) AS latest_errors
 FROM background_jobs j WHERE j.status = 'failed'
-GROUP BY j.job_type ORDER BY count(*) DESC
+GROUP BY j.type ORDER BY count(*) DESC
 """
 # A cache row is stale when the newest sample in the range its job reads (the scoring
 # window and its look-back, relative to computed_at) was received after the newest input
@@ -89,7 +89,7 @@ WITH stale AS (
 ), queued AS (
     SELECT DISTINCT j.payload ->> 'user_id' AS user_id, j.payload ->> 'metric' AS metric
     FROM background_jobs j
-    WHERE j.job_type = 'confidence_calculation' AND j.status IN ('pending', 'processing')
+    WHERE j.type = 'confidence_calculation' AND j.status IN ('pending', 'processing')
 ), judged AS (
     SELECT f.* FROM (SELECT * FROM stale UNION ALL SELECT * FROM missing) f
     WHERE NOT EXISTS (SELECT 1 FROM queued q WHERE q.user_id = f.user_id::text AND q.metric = f.metric)

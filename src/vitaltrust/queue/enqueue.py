@@ -16,7 +16,7 @@ JOB_CHANNEL = "vitaltrust_jobs"
 
 INSERT_JOB = """
 INSERT INTO background_jobs
-    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+    (type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 VALUES (%(job_type)s, %(payload)s, %(priority)s, coalesce(%(run_at)s, now()), %(dedupe_key)s,
         %(max_attempts)s, %(is_sandbox)s)
 ON CONFLICT (dedupe_key) WHERE status = 'pending' AND dedupe_key IS NOT NULL
@@ -27,7 +27,7 @@ RETURNING id, (xmax = 0) AS inserted
 INSERT_JOBS_BULK_PLAIN = """
 WITH ins AS (
 INSERT INTO background_jobs
-    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+    (type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 SELECT t.job_type, t.payload, t.priority, coalesce(t.run_at, now()), t.dedupe_key,
        t.max_attempts, t.is_sandbox
 FROM unnest(%s::text[], %s::jsonb[], %s::smallint[], %s::timestamptz[], %s::text[],
@@ -42,7 +42,7 @@ SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM ins
 INSERT_JOBS_BULK_UNIFORM_PLAIN = """
 WITH ins AS (
 INSERT INTO background_jobs
-    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+    (type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 SELECT t.job_type, t.payload, %s::smallint, coalesce(%s::timestamptz, now()), t.dedupe_key,
        %s::int, %s::bool
 FROM unnest(%s::text[], %s::jsonb[], %s::text[]) AS t(job_type, payload, dedupe_key)
@@ -58,7 +58,7 @@ SELECT coalesce(array_agg(id ORDER BY id), '{}') AS ids FROM ins
 INSERT_JOBS_BULK_KEYED = """
 WITH ins AS (
 INSERT INTO background_jobs
-    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+    (type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 SELECT DISTINCT ON (t.dedupe_key) t.job_type, t.payload, t.priority, coalesce(t.run_at, now()),
        t.dedupe_key, t.max_attempts, t.is_sandbox
 FROM unnest(%s::text[], %s::jsonb[], %s::smallint[], %s::timestamptz[], %s::text[],
@@ -74,7 +74,7 @@ SELECT coalesce(array_agg(id ORDER BY id) FILTER (WHERE inserted), '{}') AS ids 
 INSERT_JOBS_BULK_UNIFORM_KEYED = """
 WITH ins AS (
 INSERT INTO background_jobs
-    (job_type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
+    (type, payload, priority, run_at, dedupe_key, max_attempts, is_sandbox)
 SELECT DISTINCT ON (t.dedupe_key) t.job_type, t.payload, %s::smallint,
        coalesce(%s::timestamptz, now()), t.dedupe_key, %s::int, %s::bool
 FROM unnest(%s::text[], %s::jsonb[], %s::text[]) AS t(job_type, payload, dedupe_key)

@@ -81,7 +81,7 @@ SET attempts = b.attempts + 1,
                      WHERE p.dedupe_key = b.dedupe_key AND p.status = 'pending') THEN NULL
         ELSE b.dedupe_key END
 FROM x WHERE b.id = x.id
-RETURNING b.job_type, b.status, b.is_sandbox
+RETURNING b.type AS job_type, b.status, b.is_sandbox
 """
 ADD_RESCUE_STATS = """
 INSERT INTO job_stats_minute AS t (job_type, bucket, failed, retried)

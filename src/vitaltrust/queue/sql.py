@@ -19,7 +19,7 @@ UPDATE background_jobs b
 SET status = 'processing', locked_by = %(worker)s, started_at = now(),
     locked_until = now() + %(lease)s * interval '1 second'
 FROM c WHERE b.id = c.id
-RETURNING b.id, b.job_type, b.payload, b.priority, b.attempts, b.max_attempts, b.created_at,
+RETURNING b.id, b.type AS job_type, b.payload, b.priority, b.attempts, b.max_attempts, b.created_at,
           b.run_at, b.started_at, b.is_sandbox,
           set_config('synchronous_commit', 'off', true) AS async_commit
 """
@@ -63,7 +63,7 @@ SET attempts = b.attempts + 1,
         ELSE b.dedupe_key END
 FROM f
 WHERE b.id = f.id AND b.locked_by = %(worker)s AND b.status = 'processing'
-RETURNING b.id, b.job_type, b.status, b.is_sandbox
+RETURNING b.id, b.type AS job_type, b.status, b.is_sandbox
 """
 
 # Hand jobs back untouched (shutdown, lost connection): no attempt is counted. All of this
