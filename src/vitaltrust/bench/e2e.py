@@ -156,6 +156,23 @@ def _plan(accounts: list[tuple[int, str]], n: int, url: str, secret: str, source
     return plan, requests
 
 
+def latencies_ms(acks: list[float | None], seen: list[float | None], started: float,
+                 ended: float) -> tuple[list[float], int]:
+    """202 → cache for every accepted delivery; a miss (never reflected) counts as the
+    run's whole duration, so it weighs on the percentiles. Returns (latencies, misses)."""
+    lat: list[float] = []
+    misses = 0
+    for ack, t in zip(acks, seen, strict=True):
+        if ack is None:
+            continue
+        if t is None:
+            misses += 1
+            lat.append((ended - started) * 1000)
+        else:
+            lat.append(max(0.0, (t - ack) * 1000))
+    return lat, misses
+
+
 async def one_run(base: str, db_url: str, rate: float | None, n: int, users: int,
                   connections: int, watch_ms: float, settle: float, sandbox: bool
                   ) -> dict[str, Any]:
@@ -185,13 +202,11 @@ async def one_run(base: str, db_url: str, rate: float | None, n: int, users: int
         ended = time.perf_counter()
         seen = [watcher.reflected_at(u, at) if ack is not None else None
                 for ack, (u, at) in zip(acks, plan, strict=True)]
-        reflected = [(ack, t) for ack, t in zip(acks, seen, strict=True)
+        lat, misses = latencies_ms(acks, seen, t0, ended)
+        reflected = [t for ack, t in zip(acks, seen, strict=True)
                      if ack is not None and t is not None]
         accepted = sum(a is not None for a in acks)
-        misses = accepted - len(reflected)
-        # a miss counts as the run's whole duration: it was not reflected within the run
-        lat = [max(0.0, (t - ack) * 1000) for ack, t in reflected] + [(ended - t0) * 1000] * misses
-        last = max((t for _, t in reflected), default=ended)
+        last = max(reflected, default=ended)
         if sandbox:
             async with conn.transaction():
                 await conn.execute(DROP, (user_ids,))
