@@ -108,8 +108,9 @@ async def bench(server_url: str, given_url: str | None, *, clients: int, metrics
         for name, path in ENDPOINTS if via == "http" else ():
             run = (await asyncio.to_thread(measure_http, url, [path], token, requests,
                                            concurrency, 1, 5))[0]
-            results[name] = {"median_ms": run["p50_ms"], "p95_ms": None, "p99_ms": run["p99_ms"],
-                             "max_ms": run["max_ms"], "requests_per_s": run["requests_per_s"]}
+            results[name] = {"median_ms": run["p50_ms"], "p95_ms": run["p95_ms"],
+                             "p99_ms": run["p99_ms"], "max_ms": run["max_ms"],
+                             "requests_per_s": run["requests_per_s"]}
     results["query_only"] = _summary(query_ms)
     served = results["api_clients"]
     return {
@@ -119,7 +120,7 @@ async def bench(server_url: str, given_url: str | None, *, clients: int, metrics
         "clients": len(body["clients"]), "metrics_per_client": metrics, "cached_pairs": pairs,
         "response_bytes": len(json.dumps(body)), "requests": requests, **results,
         "target_ms": TARGET_MS,
-        "meets_target": (served["p95_ms"] or served["p99_ms"]) < TARGET_MS,
+        "meets_target": served["p95_ms"] < TARGET_MS,
     }
 
 
