@@ -113,7 +113,20 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("POST", "/api/admin/sources/{source}/disable"): admin_only(),
     ("POST", "/api/admin/sources/{source}/enable"): admin_only(),
     ("DELETE", "/api/admin/selftest/sandbox/{user_id}"): admin_only(404),
+    # alerts and outbound events: admins only (secrets, targets of our outbound traffic)
+    ("GET", "/api/admin/alerts"): admin_only(),
+    ("GET", "/api/admin/alerts/destinations"): admin_only(),
+    ("POST", "/api/admin/alerts/destinations"): admin_only(422),  # the matrix body: ftp://
+    ("DELETE", "/api/admin/alerts/destinations/{name}"): admin_only(404),
+    ("POST", "/api/admin/alerts/destinations/{name}/test"): admin_only(404),
+    ("GET", "/api/admin/alerts/destinations/{name}/deliveries"): admin_only(404),
+    ("GET", "/api/admin/events/subscriptions"): admin_only(),
+    ("POST", "/api/admin/events/subscriptions"): admin_only(422),
+    ("DELETE", "/api/admin/events/subscriptions/{name}"): admin_only(404),
+    ("GET", "/api/admin/events/subscriptions/{name}/deliveries"): admin_only(404),
+    ("POST", "/api/admin/events/{event}/replay"): admin_only(404),
     # pages
+    ("GET", "/admin/alerts"): {**page(client=403, staff_status=403), "admin": 200},
     ("GET", "/admin"): page(client=403),
     ("GET", "/clients"): page(),
     ("GET", "/clients/{user_id}/metrics/{metric}"): page(other_trainer=404),
@@ -217,6 +230,7 @@ async def _world(conn: Conn, settings: Settings, db_url: str) -> World:
         "user_id": str(users["client"].user_id), "metric": "weight",
         "token_id": str(victim_id), "source": "matrix", "path": "base.css",
         "token": "not-a-garmin-token",
+        "name": "no-such-destination", "event": "msg_missing",
     }, (session.token, session.csrf_token))
 
 
@@ -231,6 +245,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/admin/sources"): {"name": "matrix-terra", "kind": "terra"},
     ("POST", "/api/admin/sources/{source}/rotate-secret"): {"overlap": "1h"},
     ("POST", "/webhooks/{source}/{token}"): {"dailies": []},
+    ("POST", "/api/admin/alerts/destinations"): {"name": "matrix", "kind": "webhook",
+                                                 "target": "ftp://example.com/"},
+    ("POST", "/api/admin/events/subscriptions"): {"name": "matrix", "url": "https://x.example/",
+                                                  "event_types": ["no.such.type"]},
 }
 
 

@@ -53,6 +53,12 @@ def create_app(settings: Settings, *, database_url: str | None = None,
             from vitaltrust.queue.service import start_worker
 
             worker = await start_worker(url, pool, settings, app.state.stats)
+        watchdog = None
+        if settings.alert_watchdog:
+            from vitaltrust.alerts.watchdog import Watchdog
+
+            watchdog = Watchdog(url, pool, settings)
+            watchdog.start()
         # Long-lived objects made at start-up (routes, pools, handlers) leave the collector's
         # view, and young collections run less often: fewer pauses in the request tail.
         gc.collect()
@@ -66,6 +72,8 @@ def create_app(settings: Settings, *, database_url: str | None = None,
 
                 await asyncio.to_thread(stop_worker_process, child,
                                         settings.shutdown_timeout_seconds + 10)
+            if watchdog is not None:
+                await watchdog.stop()
             if worker is not None:
                 await worker.stop()
             await app.state.stats.stop()
@@ -102,6 +110,7 @@ def create_app(settings: Settings, *, database_url: str | None = None,
 
 
 def _domain_routers() -> list[APIRouter]:
+    from vitaltrust.alerts.routes import router as alerts_router
     from vitaltrust.auth.routes import router as auth_router
     from vitaltrust.confidence.routes import router as confidence_router
     from vitaltrust.ingest.admin_routes import router as sources_router
@@ -112,4 +121,4 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-            web_router, selftest_router, sources_router]
+            web_router, selftest_router, sources_router, alerts_router]

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # POST /bench/webhooks/{source}: the webhook route without its database write, the
     # baseline of `bench ingest`; never enable it in production
     bench_no_store_route: bool = False
+    # a delivery that only links to its payload (Terra `s3_payload`): the processing job
+    # downloads it; https only unless relaxed (tests serve it from 127.0.0.1)
+    linked_payload_https_only: bool = True
+    linked_payload_timeout_seconds: float = Field(default=20.0, gt=0)
+    linked_payload_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     # --- queue ----------------------------------------------------------------------
     worker_concurrency: int = Field(default=8, ge=1)
@@ -72,6 +77,39 @@ class Settings(BaseSettings):
     # GET /metrics: admins always; a Prometheus scraper may send this as its bearer token
     metrics_token: str | None = None
     metrics_cache_seconds: float = Field(default=5.0, ge=0)
+    # health thresholds (monitoring/health.py): the dashboard, doctor and /readyz agree
+    health_max_pending: int = Field(default=100, ge=1)
+    health_max_oldest_pending_seconds: float = Field(default=300.0, gt=0)
+    health_max_failed_rate_pct: float = Field(default=5.0, ge=0, le=100)
+    health_min_webhook_success_pct: float = Field(default=95.0, ge=0, le=100)
+    health_min_excellent_share_pct: float = Field(default=80.0, ge=0, le=100)
+
+    # --- alerts and outbound events (docs/alerts.md) --------------------------------
+    # Fernet key encrypting destination/subscription URLs and signing secrets at rest
+    # (`vitaltrust alerts keygen`); required before any destination or subscription is added.
+    outbound_secret_key: str | None = None
+    # plain http:// targets are refused unless they are loopback addresses or this is set
+    outbound_allow_http: bool = False
+    outbound_max_attempts: int = Field(default=12, ge=1)
+    # API processes watch for "no live worker" / "leader missing" themselves
+    alert_watchdog: bool = True
+    alert_window_seconds: int = Field(default=3600, ge=60)
+    # a rule fires after its condition held this long, resolves after it cleared this long
+    alert_min_duration_seconds: float = Field(default=60.0, ge=0)
+    alert_resolve_seconds: float = Field(default=120.0, ge=0)
+    # "no live worker" / "leader missing" (checked every scheduler interval by the API
+    # watchdog and the leader) fire after holding this long; unset: half the scheduler
+    # interval, i.e. on the second consecutive check that sees it
+    alert_liveness_seconds: float | None = Field(default=None, ge=0)
+    # hysteresis: a firing value must come back this far (percent of the threshold) inside it
+    alert_hysteresis_pct: float = Field(default=10.0, ge=0, le=100)
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "vitaltrust@localhost"
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
 
     # --- retention ------------------------------------------------------------------
     job_retention_days: int = Field(default=7, ge=1)

@@ -190,8 +190,10 @@ def test_garmin_push_with_several_users() -> None:
     assert m["body_fat"][0].value == 19.4
     assert m["steps"][0].value == 9876 and m["steps"][0].local_date == "2026-11-27"
     assert m["resting_heart_rate"][0].value == 51
-    assert sorted(s.value for s in m["heart_rate"]) == [60, 62]
+    # two daily samples, and the blood-pressure reading's pulse (from the cuff, or manual)
+    assert sorted(s.value for s in m["heart_rate"]) == [60, 60, 62]
     assert m["heart_rate"][1].measured_at == datetime.fromtimestamp(1764198015, tz=UTC)
+    assert m["heart_rate"][2].device_type == "manual"
     assert m["sleep_duration"][0].value == 27000 and m["hrv_rmssd"][0].value == 44
     assert {s.metric for s in m["blood_pressure_systolic"] + m["blood_pressure_diastolic"]} == {
         "blood_pressure_systolic", "blood_pressure_diastolic"}

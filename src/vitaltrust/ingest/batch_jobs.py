@@ -20,7 +20,7 @@ from typing import Any
 from vitaltrust.confidence.jobs import CONFIDENCE_JOB, job_pair, recalculate_pairs
 from vitaltrust.config import get_settings
 from vitaltrust.db import Conn
-from vitaltrust.ingest.jobs import account_ids, event_id, parse, process_event
+from vitaltrust.ingest.jobs import account_ids, event_id, parse_event, process_event
 from vitaltrust.metrics.types import AdapterError, AdapterResult
 from vitaltrust.queue.enqueue import deferring_keyed_jobs, enqueue_many
 from vitaltrust.queue.registry import Job, batch_handler
@@ -41,18 +41,20 @@ JOIN unnest(%s::int[], %s::text[]) AS k(source_id, external_user_id)
 FINISH_EVENTS = """
 UPDATE webhook_events e
 SET status = f.status, processed_at = now(), processing_ms = f.ms, sample_count = f.count,
-    rejections = f.rejections, error = f.error, event_type = coalesce(e.event_type, f.event_type)
+    rejections = f.rejections, error = f.error, ignored = f.ignored,
+    event_type = coalesce(e.event_type, f.event_type)
 FROM unnest(%(id)s::bigint[], %(status)s::text[], %(ms)s::float8[], %(count)s::int[],
-            %(rejections)s::jsonb[], %(error)s::text[], %(event_type)s::text[])
-     AS f(id, status, ms, count, rejections, error, event_type)
+            %(rejections)s::jsonb[], %(error)s::text[], %(ignored)s::jsonb[],
+            %(event_type)s::text[])
+     AS f(id, status, ms, count, rejections, error, ignored, event_type)
 WHERE e.webhook_event_id = f.id
 """
 
 
-def _parse(event: dict[str, Any]) -> AdapterResult | AdapterError:
+async def _parse(event: dict[str, Any]) -> AdapterResult | AdapterError:
     try:
-        return parse(event["kind"], bytes(event["body"]))
-    except AdapterError as exc:
+        return await parse_event(event)
+    except AdapterError as exc:  # the event's outcome (failed), not the batch's
         return exc
 
 
@@ -71,7 +73,7 @@ async def handle_webhook_batch(conn: Conn, jobs: Sequence[Job]) -> None:
 async def process_events(conn: Conn, jobs: Sequence[Job]) -> None:
     ids = sorted({event_id(j) for j in jobs})  # a delivery twice in a batch: processed once
     events = await (await conn.execute(LOAD_EVENTS, (ids,))).fetchall()
-    parsed = {e["webhook_event_id"]: _parse(e) for e in events}
+    parsed = {e["webhook_event_id"]: await _parse(e) for e in events}
     wanted = sorted({(e["source_id"], account) for e in events
                      if isinstance(r := parsed[e["webhook_event_id"]], AdapterResult)
                      for account in account_ids(r)})
@@ -89,5 +91,6 @@ async def process_events(conn: Conn, jobs: Sequence[Job]) -> None:
     if finish:
         await conn.execute(FINISH_EVENTS, {
             key: [f[key] for f in finish]
-            for key in ("id", "status", "ms", "count", "rejections", "error", "event_type")})
+            for key in ("id", "status", "ms", "count", "rejections", "error", "ignored",
+                        "event_type")})
 

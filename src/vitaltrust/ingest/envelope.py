@@ -10,8 +10,12 @@ from typing import Any
 
 MAX_ACCOUNT_LEN = 200
 
+# the summary lists of Garmin's Health API spec (both spellings of pulse ox); the adapter
+# reads any list, this is only the request path's cheap look
 GARMIN_LISTS = ("bodyComps", "dailies", "epochs", "sleeps", "hrv", "bloodPressures", "pulseOx",
-                "userMetrics", "stressDetails", "deregistrations", "userPermissionsChange")
+                "pulseox", "userMetrics", "stressDetails", "allDayRespiration", "skinTemp",
+                "healthSnapshot", "activities", "moveiq", "deregistrations",
+                "userPermissionsChange")
 
 
 def _text(value: Any) -> str | None:

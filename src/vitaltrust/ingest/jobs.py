@@ -5,9 +5,14 @@ transaction, so the statistics move exactly with the status):
 - processed: samples stored (malformed ones rejected one by one, reasons in `rejections`);
 - unmatched: the event's samples belong only to provider accounts nobody linked (not a
   job failure; `vitaltrust sources link` and a retry fix it);
-- ignored: a lifecycle / notification event (recorded, no samples expected);
+- ignored: a lifecycle / notification event, or one whose every part is deliberately not
+  mapped (recorded, no samples expected; the reasons in `ignored`, which also lists the
+  unmapped parts of processed deliveries);
+- needs_pull: a ping that only says where the data can be pulled (Garmin ping/pull);
+  counted as processed and as needs_pull, and logged for `vitaltrust logs`;
 - failed: the payload is not the provider's shape (a retry would not help, so the job
-  completes and the event carries the error). Database errors raise: the job retries.
+  completes and the event carries the error). Database errors and a linked payload that
+  cannot be downloaded now (Terra `s3_payload`) raise: the job retries.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from collections import defaultdict
 from dataclasses import asdict, replace
 from typing import Any
 
+from vitaltrust.config import get_settings
 from vitaltrust.db import Conn
-from vitaltrust.ingest.adapters import ADAPTERS
+from vitaltrust.ingest.adapters import ADAPTERS, linked_payload_url
+from vitaltrust.ingest.linked import fetch_linked_payload
 from vitaltrust.metrics.store import store_samples
 from vitaltrust.metrics.types import AdapterError, AdapterResult, RawSample, Rejection
 from vitaltrust.monitoring.stats import add_job_webhook_outcome
@@ -39,10 +46,10 @@ FINISH_EVENT = """
 UPDATE webhook_events
 SET status = %(status)s, processed_at = now(), processing_ms = %(ms)s,
     sample_count = %(count)s, rejections = %(rejections)s::jsonb, error = %(error)s,
-    event_type = coalesce(event_type, %(event_type)s)
+    ignored = %(ignored)s::jsonb, event_type = coalesce(event_type, %(event_type)s)
 WHERE webhook_event_id = %(id)s
 """
-DONE = frozenset({"processed", "ignored"})
+DONE = frozenset({"processed", "ignored", "needs_pull"})
 MAX_STORED_REJECTIONS = 500
 
 
@@ -63,17 +70,43 @@ def _clean(sample: RawSample) -> RawSample:
     return replace(sample, **{f: _no_nul(getattr(sample, f)) for f in fields})
 
 
-def parse(kind: str, body: bytes) -> AdapterResult:
-    adapter = ADAPTERS.get(kind)
-    if adapter is None:
-        raise AdapterError(f"no adapter for sources of kind {kind!r}")
+def load_payload(body: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise AdapterError("the body is not valid JSON") from exc
     if not isinstance(payload, dict):
         raise AdapterError("the body is not a JSON object")
+    return payload
+
+
+def adapt(kind: str, payload: dict[str, Any]) -> AdapterResult:
+    adapter = ADAPTERS.get(kind)
+    if adapter is None:
+        raise AdapterError(f"no adapter for sources of kind {kind!r}")
     return adapter(payload)
+
+
+def parse(kind: str, body: bytes) -> AdapterResult:
+    return adapt(kind, load_payload(body))
+
+
+async def _linked(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload itself, or the one it links to (downloaded now)."""
+    url = linked_payload_url(kind, payload)
+    if url is None:
+        return payload
+    settings = get_settings()
+    return await fetch_linked_payload(
+        url, https_only=settings.linked_payload_https_only,
+        timeout_seconds=settings.linked_payload_timeout_seconds,
+        max_bytes=settings.linked_payload_max_bytes)
+
+
+async def parse_event(event: dict[str, Any]) -> AdapterResult:
+    """The adapter's reading of a stored delivery (its linked payload downloaded first)."""
+    payload = await _linked(event["kind"], load_payload(bytes(event["body"])))
+    return adapt(event["kind"], payload)
 
 
 def account_ids(result: AdapterResult) -> list[str]:
@@ -113,8 +146,8 @@ async def process_event(conn: Conn, webhook_event_id: int, *,
                         finish: list[dict[str, Any]] | None = None) -> str | None:
     """Process one stored delivery; returns its new status (None: nothing to do).
 
-    A batch (ingest.batch_jobs) passes the event row (locked), its parse result and its
-    account links as `loaded`, and collects the FINISH_EVENT parameters in `finish`.
+    A batch (ingest.batch_jobs) passes the event row (locked), its `parse_event` result and
+    its account links as `loaded`, and collects the FINISH_EVENT parameters in `finish`.
     """
     if loaded is None:
         event = await (await conn.execute(LOAD_EVENT, (webhook_event_id,))).fetchone()
@@ -129,30 +162,35 @@ async def process_event(conn: Conn, webhook_event_id: int, *,
     stored = 0
     rejections: list[Rejection] = []
     event_type: str | None = None
+    ignored: tuple[str, ...] = ()
     try:
         if isinstance(parsed, AdapterError):
             raise parsed
-        result = parsed if parsed is not None else parse(event["kind"], bytes(event["body"]))
+        result = parsed if parsed is not None else await parse_event(event)
         event_type = result.event_type[:100] if result.event_type else None
-        if result.notification_only and not result.samples:
-            status = "ignored"
-        else:
+        ignored = result.ignored
+        if result.samples or not (result.notification_only or result.needs_pull):
             status, stored, rejections = await _store(conn, event, result, users)
+        else:
+            status = "needs_pull" if result.needs_pull else "ignored"
     except AdapterError as exc:
         status, error = "failed", str(exc)[:1000]
     ms = (time.perf_counter() - started) * 1000
     params = {
         "id": webhook_event_id, "status": status, "ms": ms, "count": stored, "error": error,
         "rejections": json.dumps([_rejection_json(r) for r in rejections[:MAX_STORED_REJECTIONS]]),
-        "event_type": event_type,
+        "event_type": event_type, "ignored": json.dumps([_no_nul(i) for i in ignored[:100]]),
     }
     if finish is None:
         await conn.execute(FINISH_EVENT, params)
     else:
         finish.append(params)
     if not event["is_sandbox"]:
+        handled = status in ("ignored", "needs_pull")
         await add_job_webhook_outcome(conn, event["source_id"],
-                                      "processed" if status == "ignored" else status, ms)
+                                      "processed" if handled else status, ms)
+        if status == "needs_pull":
+            await add_job_webhook_outcome(conn, event["source_id"], "needs_pull", 0.0)
     return str(status)
 
 

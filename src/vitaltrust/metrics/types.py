@@ -50,6 +50,11 @@ class AdapterResult:
     account_ids: frozenset[str] = frozenset()
     # lifecycle/notification events: recorded, no samples expected
     notification_only: bool = False
+    # parts of the payload recorded but deliberately not mapped, one reason each
+    # ("allDayRespiration: 2 summaries: respiration rate is not a tracked metric")
+    ignored: tuple[str, ...] = ()
+    # a notification that only says where the data can be pulled (Garmin ping/pull)
+    needs_pull: bool = False
 
 
 class AdapterError(ValueError):

@@ -35,23 +35,26 @@ _MMHG = Unit("pressure", 1.0)
 _KPA = Unit("pressure", 7.50061683)
 _VO2 = Unit("vo2", 1.0)
 
-# Spellings providers actually send, lower-cased.
+# Spellings providers actually send, lower-cased. Some name the measure rather than the
+# unit: Junction documents HRV "measured in rmssd" (milliseconds) and body fat as "perc".
 UNITS: dict[str, Unit] = {
     "kg": _KG, "kgs": _KG, "kilogram": _KG, "kilograms": _KG,
-    "lb": _LB, "lbs": _LB, "pound": _LB, "pounds": _LB,
+    "lb": _LB, "lbs": _LB, "pound": _LB, "pounds": _LB, "[lb_av]": _LB,
     "g": _G, "gram": _G, "grams": _G,
     "st": _ST, "stone": _ST, "stones": _ST,
     "oz": _OZ, "ounce": _OZ, "ounces": _OZ,
     "s": _S, "sec": _S, "secs": _S, "second": _S, "seconds": _S,
-    "ms": _MS, "millisecond": _MS, "milliseconds": _MS,
+    "ms": _MS, "millisecond": _MS, "milliseconds": _MS, "rmssd": _MS, "sdnn": _MS,
     "min": _MIN, "mins": _MIN, "minute": _MIN, "minutes": _MIN,
     "h": _H, "hr": _H, "hrs": _H, "hour": _H, "hours": _H,
-    "%": _PCT, "percent": _PCT, "pct": _PCT,
+    "%": _PCT, "percent": _PCT, "pct": _PCT, "perc": _PCT, "percentage": _PCT,
     "fraction": _FRACTION, "ratio": _FRACTION,
     "bpm": _BPM, "beats/min": _BPM, "count/min": _BPM, "1/min": _BPM, "/min": _BPM,
-    "steps": _COUNT, "step": _COUNT, "count": _COUNT,
-    "mmhg": _MMHG, "mm hg": _MMHG, "kpa": _KPA,
+    "beats per minute": _BPM, "beats/minute": _BPM, "{beats}/min": _BPM,
+    "steps": _COUNT, "step": _COUNT, "count": _COUNT, "{steps}": _COUNT,
+    "mmhg": _MMHG, "mm hg": _MMHG, "mm[hg]": _MMHG, "kpa": _KPA,
     "ml/kg/min": _VO2, "ml/(kg·min)": _VO2, "ml/(kg*min)": _VO2, "ml/min/kg": _VO2,
+    "ml/kg·min": _VO2, "ml/(kg.min)": _VO2,
 }
 
 

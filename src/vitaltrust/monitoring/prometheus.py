@@ -31,7 +31,7 @@ from vitaltrust.monitoring.stats import DURATION_BOUNDS_MS
 
 LEVELS = ("excellent", "good", "fair", "poor", "insufficient")
 WEBHOOK_OUTCOMES = ("received", "duplicates", "rejected", "rate_limited", "processed",
-                    "unmatched", "failed")
+                    "unmatched", "failed", "needs_pull")
 # function name in the rollups -> histogram family name
 DURATION_FAMILIES = {
     "job-worker": ("vitaltrust_job_duration_seconds", "Duration of each job run (all types)."),
@@ -115,6 +115,9 @@ async def collect_families(conn: Conn) -> list[Metric]:
                                "1 when a live worker holds the scheduler leadership.")
     leader.add_metric([], 1 if workers["leaders"] else 0)
     families += [alive, leader]
+    from vitaltrust.alerts.metrics import alert_families
+
+    families += await alert_families(conn)
     return families
 
 

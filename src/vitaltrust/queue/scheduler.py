@@ -57,6 +57,19 @@ def registered_tasks() -> dict[str, PeriodicTask]:
     return dict(_TASKS)
 
 
+# Work the leader does on EVERY tick, with the pool and settings (alert evaluation).
+TickHook = Callable[[AsyncConnectionPool[Conn], Settings, str], Awaitable[None]]
+_TICK_HOOKS: dict[str, TickHook] = {}
+
+
+def on_leader_tick(name: str) -> Callable[[TickHook], TickHook]:
+    def register(fn: TickHook) -> TickHook:
+        _TICK_HOOKS[name] = fn
+        return fn
+
+    return register
+
+
 # A rescued job keeps its run_at: it was due already, so it goes back to the head of the
 # queue instead of waiting behind everything enqueued since.
 RESCUE_EXPIRED = """
@@ -156,18 +169,21 @@ def retention_task(settings: Settings) -> PeriodicTask:
     return PeriodicTask("queue.retention", 300.0, prune)
 
 
-class Scheduler:
-    def __init__(self, url: str, pool: AsyncConnectionPool[Conn], settings: Settings,
-                 worker_id: str) -> None:
+class SessionLeader:
+    """Leadership by a session-level advisory lock held on a dedicated connection: it lasts
+    while the session does, and PostgreSQL releases it when the holder dies. The scheduler
+    leader among workers and the alert watchdog among API processes both use it."""
+
+    def __init__(self, url: str, lock_key: int, who: str, role: str) -> None:
         self.url = url
-        self.pool = pool
-        self.settings = settings
-        self.worker_id = worker_id
+        self.lock_key = lock_key
+        self.who = who
+        self.role = role
         self.is_leader = False
         self._conn: Conn | None = None
 
     async def _lead(self) -> bool:
-        """Hold (or try to take) the leader lock; False when another worker leads."""
+        """Hold (or try to take) the lock; False when another process leads."""
         if self._conn is None or self._conn.closed:
             self.is_leader = False  # a new session holds no lock
             self._conn = await connect(self.url)
@@ -175,11 +191,19 @@ class Scheduler:
             await self._conn.execute("SELECT 1")  # the session lives: the lock is still ours
             return True
         row = await (await self._conn.execute("SELECT pg_try_advisory_lock(%s) AS got",
-                                              (LEADER_LOCK_KEY,))).fetchone()
+                                              (self.lock_key,))).fetchone()
         self.is_leader = bool(row and row["got"])
         if self.is_leader:
-            log.info("this worker (%s) is now the scheduler leader", self.worker_id)
+            log.info("%s is now the %s", self.who, self.role)
         return self.is_leader
+
+    async def leads(self) -> bool:
+        """`_lead`, dropping the session when the database fails (retried next tick)."""
+        try:
+            return await self._lead()
+        except psycopg.Error:
+            await self._drop()
+            raise
 
     async def _drop(self) -> None:
         self.is_leader = False
@@ -190,19 +214,40 @@ class Scheduler:
             except Exception:  # closing a broken connection: nothing left to do
                 log.debug("closing the leader connection failed", exc_info=True)
 
+    async def _resign(self) -> None:
+        if self._conn is not None and not self._conn.closed and self.is_leader:
+            try:
+                await self._conn.execute("SELECT pg_advisory_unlock(%s)", (self.lock_key,))
+            except psycopg.Error:
+                pass
+        await self._drop()
+
+
+class Scheduler(SessionLeader):
+    def __init__(self, url: str, pool: AsyncConnectionPool[Conn], settings: Settings,
+                 worker_id: str) -> None:
+        super().__init__(url, LEADER_LOCK_KEY, f"this worker ({worker_id})", "scheduler leader")
+        self.pool = pool
+        self.settings = settings
+        self.worker_id = worker_id
+
     async def tick(self) -> bool:
         """One scheduler period; returns whether this worker is the leader."""
-        try:
-            if not await self._lead():
-                return False
-        except psycopg.Error:
-            await self._drop()
-            raise
+        if not await self.leads():
+            return False
         async with self.pool.connection() as conn:
             await rescue_expired(conn)
             await conn.execute(DELETE_STALE_WORKERS, (self.worker_id,))
         await self.run_due_tasks()
+        await self.run_tick_hooks()
         return True
+
+    async def run_tick_hooks(self) -> None:
+        for name, hook in list(_TICK_HOOKS.items()):
+            try:
+                await hook(self.pool, self.settings, self.worker_id)
+            except Exception:
+                log.exception("leader tick hook %s failed", name)
 
     async def run_due_tasks(self) -> None:
         tasks = {**registered_tasks(), "queue.retention": retention_task(self.settings)}
@@ -234,9 +279,4 @@ class Scheduler:
                                                  "ms": (time.perf_counter() - t0) * 1000})
 
     async def close(self) -> None:
-        if self._conn is not None and not self._conn.closed and self.is_leader:
-            try:
-                await self._conn.execute("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK_KEY,))
-            except psycopg.Error:
-                pass
-        await self._drop()
+        await self._resign()

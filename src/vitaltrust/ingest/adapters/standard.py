@@ -2,6 +2,10 @@
 
 {"type": "samples", "user": "<external id>", "samples": [{"metric", "value", "unit",
  "measured_at", "device": {"type", "model"}, "id"}]}
+
+The same body inside the payload structure the Standard Webhooks spec recommends,
+{"type": "samples", "timestamp": ..., "data": {"user", "samples"}}, is accepted too; any
+other `type` ("contact.created", ...) is a notification without samples.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from vitaltrust.metrics.types import AdapterError, AdapterResult
 
 
 def adapt_standard(payload: dict[str, Any]) -> AdapterResult:
+    inner = as_dict(payload.get("data"))
+    if "samples" not in payload and "samples" in inner:
+        payload = {**inner, "type": payload.get("type", "samples")}
     kind = payload.get("type", "samples")
     user = text(payload.get("user"))
     if kind != "samples":

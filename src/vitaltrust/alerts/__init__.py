@@ -1,0 +1,1 @@
+"""Alerts (rules over the pipeline health) and outbound events (signed webhooks, Slack, e-mail)."""
