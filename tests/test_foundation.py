@@ -106,7 +106,10 @@ async def test_health_and_ready(app_client) -> None:  # type: ignore[no-untyped-
     r = await app_client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
     r = await app_client.get("/readyz")
-    assert r.status_code == 200 and r.json() == {"status": "ready"}
+    # a fresh install: no worker, no leader: ready to accept deliveries, pipeline degraded
+    assert r.status_code == 200 and r.json() == {
+        "status": "ready", "pipeline": "degraded", "data_quality": "healthy",
+        "problems": ["live_workers", "leader"]}
 
 
 async def test_unknown_route_is_a_problem(app_client) -> None:  # type: ignore[no-untyped-def]

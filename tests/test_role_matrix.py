@@ -92,14 +92,26 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/api/users/{user_id}/metrics/{metric}/samples"): own_client(),
     ("GET", "/api/users/{user_id}/metrics/{metric}/confidence"): own_client(),
     ("GET", "/api/users/{user_id}/metrics/{metric}/priority"): own_client(),
+    ("GET", "/api/users/{user_id}/ingestion"): own_client(),
     ("PUT", "/api/users/{user_id}/metrics/{metric}/priority"): own_client(),
-    # monitoring: staff see health; trainers' quality data is scoped to their clients
+    # monitoring: admins see system internals; trainers their clients' data quality only
     ("GET", "/api/admin/monitoring"): staff(),
-    ("GET", "/api/admin/job-stats"): staff(),
-    ("GET", "/api/admin/function-performance"): staff(),
-    ("GET", "/api/admin/webhook-stats"): staff(),
+    ("GET", "/api/admin/job-stats"): admin_only(),
+    ("GET", "/api/admin/function-performance"): admin_only(),
+    ("GET", "/api/admin/webhook-stats"): admin_only(),
     ("GET", "/api/admin/quality-trends"): staff(),
     ("POST", "/api/admin/jobs/retry-failed"): admin_only(),
+    ("GET", "/api/admin/jobs"): admin_only(),
+    ("GET", "/api/admin/jobs/{job_id}"): admin_only(404),  # the matrix's job id does not exist
+    ("POST", "/api/admin/jobs/retry"): admin_only(),
+    ("POST", "/api/admin/jobs/discard"): admin_only(),
+    ("GET", "/api/admin/throughput"): admin_only(),
+    ("GET", "/api/admin/webhook-events"): admin_only(),
+    ("GET", "/api/admin/webhook-events/summary"): admin_only(),
+    ("GET", "/api/admin/webhook-events/unmatched-accounts"): admin_only(),
+    ("POST", "/api/admin/webhook-events/link-account"): admin_only(404),  # no such account's user
+    ("GET", "/api/admin/webhook-events/{event_id}"): admin_only(404),
+    ("POST", "/api/admin/webhook-events/{event_id}/reprocess"): admin_only(404),
     ("POST", "/api/admin/confidence/recalculate"): {**own_client(), "client": 403},
     ("GET", "/metrics"): admin_only(),  # or the VITALTRUST_METRICS_TOKEN bearer
     # self-test: the target client is no sandbox, so even an admin gets 404 there
@@ -130,12 +142,21 @@ EXPECTED: dict[tuple[str, str], Expect] = {
     ("GET", "/admin"): page(client=403),
     ("GET", "/clients"): page(),
     ("GET", "/clients/{user_id}/metrics/{metric}"): page(other_trainer=404),
+    ("GET", "/admin/jobs"): page(client=403, staff_status=200) | {"trainer": 403, "other_trainer": 403},
+    ("GET", "/admin/jobs/{job_id}"): page(client=403) | {"trainer": 403, "other_trainer": 403},
+    ("GET", "/"): {**everyone(303)},  # each role to its home (checked in _problems)
+    ("GET", "/favicon.ico"): everyone(200),
+    ("GET", "/clients/{user_id}"): page(other_trainer=404),
+    ("GET", "/admin/webhooks"): page(client=403) | {"trainer": 403, "other_trainer": 403},
+    ("GET", "/admin/webhooks/{event_id}"): page(client=403) | {"trainer": 403, "other_trainer": 403},
 }
 
 # Routes a cookie session reaches without a CSRF token: not authenticated by the cookie.
 CSRF_EXEMPT = {("POST", "/auth/login"), ("POST", "/webhooks/{source}"),
                ("POST", "/webhooks/{source}/{token}")}
 PAGES = {key for key, expect in EXPECTED.items() if expect["anonymous"] == 303}
+HOMES = {"anonymous": "/login?next=/", "client": "/clients", "trainer": "/clients",
+         "other_trainer": "/clients", "admin": "/admin"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Each client's latest weight: a value only its own readers may ever see.
 LATEST = {"Target Client Quince": "71.25", "Other Client Zephyr": "93.75"}
@@ -229,6 +250,7 @@ async def _world(conn: Conn, settings: Settings, db_url: str) -> World:
     return World(users, other, headers, {
         "user_id": str(users["client"].user_id), "metric": "weight",
         "token_id": str(victim_id), "source": "matrix", "path": "base.css",
+        "job_id": "999999999", "event_id": "999999999",
         "token": "not-a-garmin-token",
         "name": "no-such-destination", "event": "msg_missing",
     }, (session.token, session.csrf_token))
@@ -240,6 +262,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/me/samples"): {"metric": "weight", "value": 80.5, "unit": "kg"},
     ("PUT", "/api/users/{user_id}/metrics/{metric}/priority"): {"priority": ["scale", "manual"]},
     ("POST", "/api/admin/jobs/retry-failed"): {},
+    ("POST", "/api/admin/jobs/retry"): {"ids": [999999999]},
+    ("POST", "/api/admin/jobs/discard"): {"ids": [999999999]},
+    ("POST", "/api/admin/webhook-events/link-account"): {
+        "source": "matrix", "external_user_id": "ext-matrix", "email": "nobody@example.test"},
     ("POST", "/webhooks/{source}"): {"type": "samples", "user": "x", "samples": []},
     ("POST", "/api/admin/selftest"): {"checks": ["rate-limiting"]},  # needs no worker
     ("POST", "/api/admin/sources"): {"name": "matrix-terra", "kind": "terra"},
@@ -276,7 +302,10 @@ def _problems(key: tuple[str, str], persona: str, r: httpx.Response, world: Worl
     if r.status_code >= 400 and key not in PAGES and \
             r.headers.get("content-type") != "application/problem+json":
         out.append(f"{key} as {persona}: {r.status_code} is not problem+json")
-    if r.status_code == 303 and not r.headers.get("location", "").startswith("/login?next="):
+    if key == ("GET", "/"):
+        if r.headers.get("location") != HOMES[persona]:
+            out.append(f"/ as {persona}: sent to {r.headers.get('location')}, not {HOMES[persona]}")
+    elif r.status_code == 303 and not r.headers.get("location", "").startswith("/login?next="):
         out.append(f"{key} as {persona}: redirect to {r.headers.get('location')}")
     return out
 

@@ -17,6 +17,7 @@ from vitaltrust.db import connect, create_pool, resolve_database_url
 from vitaltrust.errors import install_problem_handlers, problem_response
 from vitaltrust.http import Pool
 from vitaltrust.migrations import migrate, pending
+from vitaltrust.monitoring.health import HealthThresholds, judge_health, measure_health_signals
 from vitaltrust.monitoring.stats import StatsRecorder
 
 log = logging.getLogger(__name__)
@@ -89,16 +90,23 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         return {"status": "ok", "version": __version__}
 
     @app.get("/readyz", tags=["system"], response_model=None)
-    async def readyz(pool: Pool) -> JSONResponse | dict[str, str]:
+    async def readyz(pool: Pool) -> JSONResponse | dict[str, object]:
+        """Ready: the API can accept and store deliveries. The pipeline's verdict (from the
+        health function) is reported with the keys of failing findings, but a degraded or
+        critical pipeline does not take the API out of a load balancer."""
         try:
             async with pool.connection(timeout=5) as conn:
                 missing = await pending(conn)
+                signals = None if missing else await measure_health_signals(conn)
         except Exception as exc:
             return problem_response(503, f"database unreachable: {type(exc).__name__}")
-        if missing:
+        if missing or signals is None:
             return problem_response(503, "migrations pending: "
                                     + ", ".join(m.version for m in missing))
-        return {"status": "ready"}
+        report = judge_health(signals, HealthThresholds.from_settings(settings))
+        return {"status": "ready", "pipeline": report.pipeline,
+                "data_quality": report.data_quality,
+                "problems": [f.key for f in report.problems()]}
 
     for router in _domain_routers():
         app.include_router(router)
@@ -106,6 +114,11 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         from vitaltrust.ingest.routes import bench_router
 
         app.include_router(bench_router)
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from vitaltrust.web.console import browser_aware_http_error
+
+    app.add_exception_handler(StarletteHTTPException, browser_aware_http_error)
     return app
 
 
@@ -116,9 +129,15 @@ def _domain_routers() -> list[APIRouter]:
     from vitaltrust.ingest.admin_routes import router as sources_router
     from vitaltrust.ingest.routes import router as ingest_router
     from vitaltrust.metrics.routes import router as metrics_router
+    from vitaltrust.monitoring.client_ingestion import router as client_ingestion_router
+    from vitaltrust.monitoring.deliveries_routes import router as deliveries_router
+    from vitaltrust.monitoring.jobs_routes import router as jobs_router
     from vitaltrust.monitoring.routes import router as monitoring_router
+    from vitaltrust.monitoring.throughput import router as throughput_router
     from vitaltrust.selftest.routes import router as selftest_router
+    from vitaltrust.web.console import router as console_router
     from vitaltrust.web.pages import router as web_router  # pages, /static, GET /api/clients
 
     return [ingest_router, auth_router, metrics_router, confidence_router, monitoring_router,
-            web_router, selftest_router, sources_router, alerts_router]
+            jobs_router, deliveries_router, throughput_router, client_ingestion_router, web_router,
+            console_router, selftest_router, sources_router, alerts_router]

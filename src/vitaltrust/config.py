@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # do not stall the API's event loop) or inline in the API process
     serve_worker: Literal["process", "inline"] = "process"
 
+    # --- confidence -----------------------------------------------------------------
+    # the model new scores are computed with ("1": as specified, "2": calibrated, see
+    # docs/calibration.md); `confidence recalculate-all` moves every cached score to it
+    confidence_model_version: Literal["1", "2"] = "1"
+
     # --- monitoring -----------------------------------------------------------------
     # GET /metrics: admins always; a Prometheus scraper may send this as its bearer token
     metrics_token: str | None = None

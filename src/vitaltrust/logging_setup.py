@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,6 +31,39 @@ def log_context(**ids: Any) -> Iterator[None]:
 class _ContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.vt_context = _context.get()
+        return True
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+class RepeatSummary(logging.Filter):
+    """Identical warnings (same logger and text, numbers aside) print once per `window`
+    seconds; the next one printed says how many were held back meanwhile."""
+
+    def __init__(self, window: float = 60.0, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self.window = window
+        self.clock = clock
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, _NUMBERS.sub("#", record.getMessage())[:200])
+        now = self.clock()
+        first, held = self._seen.get(key, (None, 0))
+        if first is not None and now - first < self.window:
+            self._seen[key] = (first, held + 1)
+            return False
+        self._seen[key] = (now, 0)
+        if len(self._seen) > 1000:  # forget the oldest kinds of message
+            for old in sorted(self._seen, key=lambda k: self._seen[k][0])[:500]:
+                del self._seen[old]
+        if held:
+            record.msg = f"{record.getMessage()} (and {held} more like it in the last " \
+                         f"{self.window:g} s)"
+            record.args = None
         return True
 
 
@@ -60,6 +95,7 @@ def setup_logging(fmt: str = "text", level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_ContextFilter())
+    handler.addFilter(RepeatSummary())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

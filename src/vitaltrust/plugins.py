@@ -11,7 +11,7 @@ import typer
 import vitaltrust
 
 DOMAINS = ("queue", "ingest", "metrics", "confidence", "monitoring", "auth", "selftest", "bench",
-           "demo", "ops", "alerts")
+           "demo", "ops", "alerts", "calibration")
 
 
 def register_cli(app: typer.Typer) -> None:

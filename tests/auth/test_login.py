@@ -22,7 +22,7 @@ async def test_json_login_sets_session_and_csrf_cookies(app_client: httpx.AsyncC
     body = r.json()
     assert body["user"] == {"user_id": user.user_id, "email": user.email, "role": "trainer",
                             "display_name": "Tess", "time_zone": "UTC"}
-    assert body["redirect"] == "/admin"
+    assert body["redirect"] == "/clients"  # a trainer lands on their clients
     cookies = set_cookies(r)
     session, csrf = cookies["vt_session"], cookies["vt_csrf"]
     assert session["httponly"] is True and session["samesite"] == "lax" and session["path"] == "/"

@@ -25,7 +25,7 @@ def test_safe_next(value: str | None, expected: str | None) -> None:
 
 def test_landing() -> None:
     assert landing_for("client", None) == "/clients"
-    assert landing_for("trainer", "//x") == "/admin"
+    assert landing_for("trainer", "//x") == "/clients"  # a trainer's home: their clients
     assert landing_for("admin", "/clients") == "/clients"
 
 

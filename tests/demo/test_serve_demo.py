@@ -91,6 +91,8 @@ def login(base: str, email: str, password: str) -> httpx.Client:
 
 
 def credentials(demo: Demo) -> dict[str, str]:
+    # the banner prints last, once the history is sent
+    wait_for("the credentials banner", lambda: "password (all):" in demo.output(), 90, demo)
     found = dict(re.findall(r"(?:admin|trainer)\s+(\S+@\S+)\s+password: (\S+)", demo.output()))
     client_pw = re.search(r"password \(all\): (\S+)", demo.output())
     assert client_pw and len(found) == 4, demo.output()[-2000:]

@@ -14,8 +14,10 @@ from vitaltrust.config import Settings
 from vitaltrust.db import Conn
 from vitaltrust.queue.enqueue import enqueue
 
-READ_ROUTES = ("/api/admin/monitoring", "/api/admin/job-stats", "/api/admin/quality-trends",
-               "/api/admin/webhook-stats", "/api/admin/function-performance")
+STAFF_READ_ROUTES = ("/api/admin/monitoring", "/api/admin/quality-trends")
+# system internals: admins only (trainers see their clients' data quality)
+ADMIN_READ_ROUTES = ("/api/admin/job-stats", "/api/admin/webhook-stats",
+                     "/api/admin/function-performance")
 ROLES = ("anonymous", "client", "trainer", "other_trainer", "admin")
 
 
@@ -48,10 +50,11 @@ async def call(app_client: httpx.AsyncClient, world: World, role: str, method: s
     return await app_client.request(method, path, json=body, headers=world.headers[role])
 
 
-@pytest.mark.parametrize("path", READ_ROUTES)
+@pytest.mark.parametrize("path", STAFF_READ_ROUTES + ADMIN_READ_ROUTES)
 async def test_read_routes_role_matrix(app_client: httpx.AsyncClient, world: World,
                                        path: str) -> None:
-    expected = {"anonymous": 401, "client": 403, "trainer": 200, "other_trainer": 200,
+    staff = 200 if path in STAFF_READ_ROUTES else 403
+    expected = {"anonymous": 401, "client": 403, "trainer": staff, "other_trainer": staff,
                 "admin": 200}
     for role in ROLES:
         response = await call(app_client, world, role, "GET", path)
@@ -92,6 +95,10 @@ async def test_trainer_sees_only_own_clients_quality(app_client: httpx.AsyncClie
         assert body["rows"][0]["metric_name"] == "Weight"
         cards = (await call(app_client, world, role, "GET", "/api/admin/monitoring")).json()
         assert cards["confidence"]["user_metrics"] == 1
+        # data quality of their clients; no queue, webhook, worker or pipeline internals
+        assert set(cards) == {"generated_at", "scope", "confidence", "health"}
+        assert set(cards["health"]) == {"data_quality", "findings"}
+        assert [f["key"] for f in cards["health"]["findings"]] == ["excellent_share"]
     # a trainer without clients sees no quality numbers at all
     lonely = await make_user(conn, "trainer")
     headers = await bearer_for(conn, lonely)
@@ -104,7 +111,7 @@ async def test_trainer_sees_only_own_clients_quality(app_client: httpx.AsyncClie
 
 
 async def test_listings_carry_view_rows(app_client: httpx.AsyncClient, world: World) -> None:
-    jobs = (await call(app_client, world, "trainer", "GET",
+    jobs = (await call(app_client, world, "admin", "GET",
                        "/api/admin/job-stats?job_type=confidence_calculation")).json()
     assert jobs["window_days"] == 7 and jobs["rows"][0]["completed"] >= 2
     assert set(jobs["rows"][0]) >= {"date", "job_type", "completed", "failed", "pending",
@@ -136,6 +143,10 @@ async def test_retry_failed_requeues_and_counts(app_client: httpx.AsyncClient, w
     await run_jobs(db_url, settings)
     before = (await call(app_client, world, "admin", "GET", "/api/admin/monitoring")).json()
     assert before["job_queue"]["failed"] == 1
+    # health comes from the health function, not the jsonb's own judgment
+    assert "system_health" not in before
+    assert before["health"]["pipeline"]["status"] in {"healthy", "degraded", "critical"}
+    assert {f["key"] for f in before["health"]["findings"]} >= {"pending", "live_workers"}
     other_type = await call(app_client, world, "admin", "POST", "/api/admin/jobs/retry-failed",
                             {"job_type": "webhook_processing"})
     assert other_type.json() == {"job_type": "webhook_processing", "retried": 0}

@@ -52,7 +52,7 @@ async def test_pending_jobs_and_no_worker_fail_worker_alive(conn: Conn) -> None:
     await add_job(conn, run_in=3600)  # backing off: not waiting yet
     c = await checks_by_name(conn)
     assert c["a worker is alive"].status == "fail"
-    assert c["a worker is alive"].data == {"live_workers": 0, "pending": 2, "dashboard_health": "critical"}
+    assert c["a worker is alive"].data == {"live_workers": 0, "pending": 2, "pipeline_health": "critical"}
     assert c["a scheduler leader exists"].status == "warn"
     assert c["pending jobs under thresholds"].status == "pass"
     assert c["pending jobs under thresholds"].data["pending"] == 2
@@ -65,6 +65,22 @@ async def test_old_runnable_job_fails_backlog_and_many_pending_warn(conn: Conn) 
     assert c["pending jobs under thresholds"].data["oldest_wait_seconds"] >= 600
     relaxed = await checks_by_name(conn, Thresholds(max_pending_age_seconds=3600, max_pending=1))
     assert relaxed["pending jobs under thresholds"].status == "warn"
+    assert c["pipeline health (last hour)"].status == "fail"
+    assert c["pipeline health (last hour)"].data["pipeline"]["status"] == "critical"
+
+
+async def test_backlog_draining_in_time_only_warns(conn: Conn) -> None:
+    """An old backlog that the workers finish fast enough is not a failure."""
+    for _ in range(150):
+        await add_job(conn, run_in=-600)
+    await conn.execute("INSERT INTO workers (worker_id, host, pid, version, concurrency, "
+                       "heartbeat_seconds, is_leader) VALUES ('w', 'h', 1, 't', 4, 10, true)")
+    await conn.execute("INSERT INTO job_stats_minute (job_type, bucket, completed) "
+                       "VALUES ('noop', date_trunc('minute', now()), 3000)")
+    c = await checks_by_name(conn)
+    assert c["pending jobs under thresholds"].status == "warn"
+    assert "clears in about" in c["pending jobs under thresholds"].value
+    assert c["pipeline health (last hour)"].status == "warn"
 
 
 async def test_failed_jobs_by_type_with_latest_errors(conn: Conn) -> None:

@@ -53,3 +53,27 @@ def test_text_lines_carry_ids(restore_logging: None, capsys: pytest.CaptureFixtu
     assert line.endswith("INFO    vitaltrust.ingest: stored 3 samples job_id=41")
     with pytest.raises(json.JSONDecodeError):
         json.loads(line)
+
+
+def test_repeated_warnings_are_summarised() -> None:
+    import logging
+
+    from vitaltrust.logging_setup import RepeatSummary
+
+    now = [0.0]
+    f = RepeatSummary(window=60, clock=lambda: now[0])
+
+    def rec(msg: str, *args: object, level: int = logging.WARNING) -> logging.LogRecord:
+        return logging.LogRecord("vitaltrust.queue.worker", level, __file__, 1, msg, args, None)
+
+    first = rec("job attempt %d of %d failed: %s", 1, 5, "LockNotAvailable: could not lock")
+    assert f.filter(first)
+    held = [f.filter(rec("job attempt %d of %d failed: %s", 2, 5,
+                         "LockNotAvailable: could not lock")) for _ in range(99)]
+    assert not any(held)
+    assert f.filter(rec("something else happened"))          # other text: printed
+    assert f.filter(rec("info lines are never held", level=logging.INFO))
+    now[0] = 61.0
+    summary = rec("job attempt %d of %d failed: %s", 3, 5, "LockNotAvailable: could not lock")
+    assert f.filter(summary)
+    assert summary.getMessage().endswith("(and 99 more like it in the last 60 s)")

@@ -20,7 +20,7 @@ from vitaltrust.config import Settings
 from vitaltrust.db import Conn, create_pool
 from vitaltrust.ingest.sources import create_source
 from vitaltrust.logging_setup import setup_logging
-from vitaltrust.ops.logs import last_id, levels_from, parse_duration, read_logs, read_newer
+from vitaltrust.ops.logs import format_entry, last_id, levels_from, parse_duration, read_logs, read_newer
 from vitaltrust.queue.enqueue import enqueue
 from vitaltrust.queue.registry import Job, job_handler
 from vitaltrust.queue.worker import run_until_idle
@@ -145,6 +145,10 @@ async def test_ingest_failures_and_unmatched_deliveries_are_logged(
     assert (bad.level, bad.event) == ("error", "event_failed") and bad.error
     assert (nobody.level, nobody.event) == ("warning", "event_unmatched")
     assert "sources link" in (nobody.message or "")
+    # sources by name, and the accounts nobody linked
+    assert "from source acme" in (bad.message or "") and bad.source == "acme"
+    assert "linked to no user: nobody-linked" in (nobody.message or "")
+    assert "source=acme" in format_entry(nobody)
     errors_only = await read_logs(conn, function="webhook-ingest", levels=levels_from("error"), since=None)
     assert [e.webhook_event_id for e in errors_only] == [ids["evt-bad"]]
 

@@ -68,7 +68,7 @@ def test_new_install_then_refresh_and_api_failure(browser: Browser, fresh: World
     expect(page.locator("#queue-stats dd[data-key=pending]")).to_have_text("1")
     expect(page.locator("#health-status")).to_have_text("critical")
     expect(page.locator("#health-summary")).to_contain_text(
-        "No worker is alive but 1 job(s) are pending")
+        "No worker is alive but 1 jobs are pending")
     expect(page.locator("#empty-state")).to_be_hidden()
     assert page.evaluate("window.__notReloaded") is True
 
@@ -91,8 +91,10 @@ def test_new_install_then_refresh_and_api_failure(browser: Browser, fresh: World
 
 def test_trainer_sees_dashboard_without_retry(browser: Browser, fresh: World) -> None:
     page = signed_in(browser, fresh, "coach", "/admin")
-    expect(page.locator("#health-status")).not_to_have_text("…")
-    expect(page.locator("#btn-retry")).to_be_hidden()
+    expect(page.locator("#quality-status")).not_to_have_text("…")
+    # their clients' data quality, no system internals
+    for hidden in ("#card-health", "#card-queue", "#card-webhooks", "#card-workers", "#btn-retry"):
+        expect(page.locator(hidden)).to_be_hidden()
     expect(page.locator("#btn-recalc")).to_be_visible()
     expect(page.locator("#confidence-note")).to_contain_text("your clients")
     page.click("#btn-recalc")

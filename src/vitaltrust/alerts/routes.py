@@ -166,9 +166,9 @@ AdminPage = Annotated[Principal | Response, Depends(require_page_user("admin"))]
 
 @router.get("/admin/alerts", response_model=None, include_in_schema=False)
 async def alerts_page(gate: AdminPage) -> Response:
-    from vitaltrust.web.pages import _nav, render
+    from vitaltrust.web.pages import nav, render
 
     if isinstance(gate, Response):
         return gate
     return render("alerts.html", title="Alerts", principal=gate, script="alerts.js",
-                  nav=_nav(gate, "/admin/alerts"))
+                  nav=nav(gate, "/admin/alerts"))

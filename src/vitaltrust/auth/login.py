@@ -108,10 +108,11 @@ def cross_site(request: Request) -> bool:
     return origin == "null" or urlsplit(origin).netloc != request.headers.get("host", "")
 
 
-def login_form(error: str, email: str, next_path: str | None) -> str:
+def login_form(error: str, email: str, next_path: str | None, notice: str = "") -> str:
     return render("login.html", title="Sign in", script="login.js", error=error,
                   error_hidden="" if error else "hidden", email=email,
-                  next=safe_next(next_path) or "")
+                  next=safe_next(next_path) or "", notice=notice,
+                  notice_hidden="" if notice else "hidden")
 
 
 def _refusal(creds: Credentials | None, status: int, detail: str, *,
@@ -125,8 +126,8 @@ def _refusal(creds: Credentials | None, status: int, detail: str, *,
 
 
 @router.get("/login", include_in_schema=False)
-async def login_page(next: str | None = None) -> Response:
-    return html_page(login_form("", "", next))
+async def login_page(next: str | None = None, signed_out: bool = False) -> Response:
+    return html_page(login_form("", "", next, "You are signed out." if signed_out else ""))
 
 
 @router.post("/auth/login", openapi_extra={"requestBody": {"required": True, "content": {

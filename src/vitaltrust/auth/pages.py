@@ -36,7 +36,8 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-LANDING = {"admin": "/admin", "trainer": "/admin", "client": "/clients"}  # /clients: "My data"
+# Each role's home: admins the system, trainers their clients, a client their own data.
+LANDING = {"admin": "/admin", "trainer": "/clients", "client": "/clients"}  # client: "My data"
 MAX_NEXT_CHARS = 512
 
 

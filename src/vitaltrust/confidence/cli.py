@@ -50,7 +50,8 @@ async def recalculate_in_process(s: Settings, batch_size: int, show: bool) -> tu
         task = bar.add_task("recalculating", total=len(pairs), rate="", visible=show)
         for i in range(0, len(pairs), batch_size):
             async with cli_transaction(s, migrate_first=False) as conn:
-                done = await recalculate_pairs(conn, pairs[i:i + batch_size])
+                done = await recalculate_pairs(conn, pairs[i:i + batch_size],
+                                               model_version=s.confidence_model_version)
             elapsed = time.perf_counter() - started
             bar.update(task, advance=done, rate=f"{(i + done) / max(elapsed, 1e-9):,.0f} pairs/s")
     return len(pairs), time.perf_counter() - started

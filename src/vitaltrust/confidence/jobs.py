@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from vitaltrust.confidence.cache import Pair, Scored, load_inputs, write_results
-from vitaltrust.confidence.model import score
+from vitaltrust.confidence.model import score_for_version
 from vitaltrust.confidence.refresh import daily_series, next_refresh_at
+from vitaltrust.config import get_settings
 from vitaltrust.db import Conn
 from vitaltrust.metrics.catalog import load_specs
 from vitaltrust.queue.enqueue import NewJob
@@ -53,9 +54,11 @@ NOTIFY = "SELECT pg_notify('vitaltrust_jobs', 'confidence')"
 
 
 async def recalculate_pairs(conn: Conn, pairs: Sequence[Pair], *,
-                            now: datetime | None = None) -> int:
-    """Score and store every (user, metric) pair; idempotent. Returns how many were written."""
+                            now: datetime | None = None, model_version: str | None = None) -> int:
+    """Score and store every (user, metric) pair; idempotent. Returns how many were written.
+    `model_version`: default the `confidence_model_version` setting."""
     now = now or datetime.now(UTC)
+    score = score_for_version(model_version or get_settings().confidence_model_version)
     pairs = sorted(set(pairs))
     if not pairs:
         return 0

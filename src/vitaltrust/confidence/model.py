@@ -1,4 +1,4 @@
-"""The confidence model v1 (/work/shared/CONFIDENCE.md, docs/confidence.md): a pure function.
+"""The confidence model v1 (docs/confidence.md): a pure function.
 
     score(samples, spec, now, priority=None) -> Confidence
 
@@ -10,7 +10,7 @@ measured after `now` are not counted yet.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from vitaltrust.confidence import components as K
@@ -177,3 +177,16 @@ def _restamp_conflict(conflict: Conflict, restamped: dict[int, Sample]) -> Confl
     if winner is conflict.winner and loser is conflict.loser:
         return conflict
     return dataclasses.replace(conflict, winner=winner, loser=loser)
+
+
+Scorer = Callable[[Sequence[Sample], MetricSpec, datetime, "Sequence[str] | None"], Confidence]
+
+
+def score_for_version(version: str) -> Scorer:
+    """The scoring function of a model version ("1", "2"); v1 stays as specified."""
+    if version == MODEL_VERSION:
+        return score
+    if version == "2":
+        from vitaltrust.confidence.model_v2 import score_v2
+        return score_v2
+    raise ValueError(f"unknown confidence model version {version!r} (known: 1, 2)")

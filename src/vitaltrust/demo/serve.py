@@ -20,6 +20,7 @@ from vitaltrust.demo.simulator import DemoSimulator
 from vitaltrust.migrations import migrate
 
 log = logging.getLogger(__name__)
+BANNER_WAIT_SECONDS = 60.0
 
 
 async def prepare(url: str, *, force: bool) -> DemoWorld:
@@ -39,8 +40,6 @@ def serve_demo(s: Settings, host: str, port: int, *, force: bool, rate: float | 
 
     url = resolve_database_url(s)
     world = asyncio.run(prepare(url, force=force))
-    for line in world.credentials.lines():
-        typer.echo(line)
     application = create_app(s, database_url=url, run_worker=True)
     application.include_router(router)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
@@ -60,18 +59,30 @@ def serve_demo(s: Settings, host: str, port: int, *, force: bool, rate: float | 
             bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else port
             return f"http://{shown}:{bound}"
 
+        async def announce() -> None:
+            """The banner with the credentials prints last: once the history is sent (the
+            start-up's log lines are above it), or after BANNER_WAIT_SECONDS at the latest."""
+            waited = 0.0
+            while waited < BANNER_WAIT_SECONDS and simulator.counters.phase != "live":
+                await asyncio.sleep(0.2)
+                waited += 0.2
+            typer.echo(f"vitaltrust {__version__} demo listening on {base()}  "
+                       f"(dashboard: {base()}/admin; simulator: {per_second:g} "
+                       "deliveries/s; Ctrl-C to stop)")
+            for line in world.credentials.lines():
+                typer.echo(line)
+
         task = asyncio.create_task(simulator.run(lambda: server.started, base, lambda: server.should_exit))
         task.add_done_callback(_report)
+        banner = asyncio.create_task(announce())
         try:
             await server.serve()
         finally:
             task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            banner.cancel()
+            await asyncio.gather(task, banner, return_exceptions=True)
             await pool.close()
 
-    typer.echo(f"vitaltrust {__version__} demo listening on http://{shown}:{port}  "
-               f"(dashboard: http://{shown}:{port}/admin; simulator: {per_second:g} "
-               "deliveries/s; Ctrl-C to stop)")
     asyncio.run(main())
 
 

@@ -186,9 +186,10 @@ async def process_event(conn: Conn, webhook_event_id: int, *,
     else:
         finish.append(params)
     if not event["is_sandbox"]:
-        handled = status in ("ignored", "needs_pull")
+        # ignored has its own count (migration 0601: received = processed + unmatched +
+        # ignored + failed + queued); a needs_pull ping counts as processed and needs_pull
         await add_job_webhook_outcome(conn, event["source_id"],
-                                      "processed" if handled else status, ms)
+                                      "processed" if status == "needs_pull" else status, ms)
         if status == "needs_pull":
             await add_job_webhook_outcome(conn, event["source_id"], "needs_pull", 0.0)
     return str(status)

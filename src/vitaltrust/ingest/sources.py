@@ -178,14 +178,13 @@ async def link_account(conn: Conn, *, source_name: str, external_user_id: str, e
     await conn.execute(LINK_ACCOUNT, (source.source_id, external_user_id, user.user_id))
 
 
+# requeue_webhook_events() (migration 0601) takes each event's old outcome out of the
+# statistics, so a reprocessed event is counted once.
 REPROCESS = """
-WITH picked AS (
-    UPDATE webhook_events e SET status = 'received', processed_at = NULL, error = NULL
-    FROM webhook_sources s
-    WHERE s.source_id = e.source_id AND s.name = %(name)s AND e.status = ANY(%(statuses)s)
-    RETURNING e.webhook_event_id, s.is_sandbox
-)
-SELECT webhook_event_id, is_sandbox FROM picked ORDER BY webhook_event_id
+SELECT r.webhook_event_id, r.is_sandbox
+FROM requeue_webhook_events(ARRAY(
+    SELECT e.webhook_event_id FROM webhook_events e JOIN webhook_sources s USING (source_id)
+    WHERE s.name = %(name)s AND e.status = ANY(%(statuses)s))) AS r
 """
 
 

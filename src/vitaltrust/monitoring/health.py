@@ -105,7 +105,8 @@ class HealthReport:
         return out
 
 
-def _duration(seconds: float) -> str:
+def duration_words(seconds: float) -> str:
+    """45 s, 16 min, 3 h, 2 days: for messages people read."""
     s = round(seconds)
     if s < 120:
         return f"{s} s"
@@ -135,7 +136,7 @@ def _draining(s: HealthSignals, t: HealthThresholds) -> str | None:
     if eta is None or eta > t.max_oldest_pending_seconds or s.live_workers == 0:
         return None
     return (f"workers finish {s.drain_rate_per_s:.1f} jobs/s, so the backlog clears "
-            f"in about {_duration(eta)}")
+            f"in about {duration_words(eta)}")
 
 
 def _pending(s: HealthSignals, t: HealthThresholds) -> Finding:
@@ -159,7 +160,7 @@ def _oldest(s: HealthSignals, t: HealthThresholds) -> Finding:
     if age is None:
         return Finding("oldest_pending", "pipeline", "ok", None, limit,
                        "No runnable job is waiting.")
-    base = f"The oldest runnable job has waited {_duration(age)} (limit {_duration(limit)})"
+    base = f"The oldest runnable job has waited {duration_words(age)} (limit {duration_words(limit)})"
     if age <= limit:
         return Finding("oldest_pending", "pipeline", "ok", round(age, 1), limit, base + ".")
     drain = _draining(s, t)

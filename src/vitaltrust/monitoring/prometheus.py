@@ -31,7 +31,7 @@ from vitaltrust.monitoring.stats import DURATION_BOUNDS_MS
 
 LEVELS = ("excellent", "good", "fair", "poor", "insufficient")
 WEBHOOK_OUTCOMES = ("received", "duplicates", "rejected", "rate_limited", "processed",
-                    "unmatched", "failed", "needs_pull")
+                    "unmatched", "ignored", "failed", "needs_pull")
 # function name in the rollups -> histogram family name
 DURATION_FAMILIES = {
     "job-worker": ("vitaltrust_job_duration_seconds", "Duration of each job run (all types)."),

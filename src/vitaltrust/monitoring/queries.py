@@ -91,7 +91,7 @@ ORDER BY function_name
 """
 PROM_WEBHOOK_TOTALS = """
 SELECT s.name AS source, t.received, t.duplicates, t.rejected, t.rate_limited, t.processed,
-       t.unmatched, t.failed, t.needs_pull
+       t.unmatched, t.ignored, t.failed, t.needs_pull
 FROM webhook_stats_total t JOIN webhook_sources s ON s.source_id = t.source_id AND NOT s.is_sandbox
 ORDER BY s.name
 """

@@ -1,7 +1,7 @@
 """The admin JSON API (data behind the /admin dashboard) and GET /metrics.
 
-Staff (trainers and admins) read system health; data-quality numbers are limited to a
-trainer's own clients. State changes are admin-only, except that a trainer may
+Admins read system health and internals; trainers read their own clients' confidence and
+data quality only. State changes are admin-only, except that a trainer may
 recalculate their own clients. Every manual action is audited. Documented in docs/api.md.
 """
 
@@ -18,6 +18,7 @@ from vitaltrust.auth.principal import MAX_BIGINT, AdminUser, StaffUser, ensure_c
 from vitaltrust.errors import Problem
 from vitaltrust.http import AppSettings, DbConn, Pool
 from vitaltrust.monitoring import queries, service
+from vitaltrust.monitoring.health import HealthThresholds
 from vitaltrust.monitoring.prometheus import metrics_response
 
 router = APIRouter()
@@ -60,13 +61,15 @@ def _listing(rows: list[dict[str, Any]], window_days: int, **extra: Any) -> dict
 
 
 @router.get("/api/admin/monitoring", tags=TAGS)
-async def monitoring(conn: DbConn, principal: StaffUser) -> dict[str, Any]:
-    """Everything the dashboard's cards show: `get_monitoring_dashboard_data()`."""
-    return await service.dashboard_data(conn, service.trainer_scope(principal))
+async def monitoring(conn: DbConn, principal: StaffUser, settings: AppSettings
+                     ) -> dict[str, Any]:
+    """The dashboard's cards (`get_monitoring_dashboard_data()`) with `health` from the one
+    health function. Trainers: their clients' confidence and data quality only."""
+    return await service.overview(conn, principal, HealthThresholds.from_settings(settings))
 
 
 @router.get("/api/admin/job-stats", tags=TAGS)
-async def job_stats(conn: DbConn, principal: StaffUser,
+async def job_stats(conn: DbConn, principal: AdminUser,
                     job_type: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None
                     ) -> dict[str, Any]:
     """`job_processing_stats`: per day (7) and job type."""
@@ -75,7 +78,7 @@ async def job_stats(conn: DbConn, principal: StaffUser,
 
 @router.get("/api/admin/function-performance", tags=TAGS)
 async def function_performance(
-        conn: DbConn, principal: StaffUser,
+        conn: DbConn, principal: AdminUser,
         function_name: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None
 ) -> dict[str, Any]:
     """`edge_function_performance`: per day (7) and function."""
@@ -84,7 +87,7 @@ async def function_performance(
 
 
 @router.get("/api/admin/webhook-stats", tags=TAGS)
-async def webhook_stats(conn: DbConn, principal: StaffUser,
+async def webhook_stats(conn: DbConn, principal: AdminUser,
                         source: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None
                         ) -> dict[str, Any]:
     """`webhook_processing_stats`: per day (7) and source."""

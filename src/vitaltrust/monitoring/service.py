@@ -10,6 +10,7 @@ from vitaltrust.auth.principal import Principal
 from vitaltrust.db import Conn
 from vitaltrust.errors import Problem
 from vitaltrust.monitoring import queries
+from vitaltrust.monitoring.health import HealthThresholds, judge_health, measure_health_signals
 
 # Bulk recalculation must not delay fresh data: larger priority values are claimed later.
 BULK_PRIORITY = 10
@@ -24,6 +25,22 @@ async def dashboard_data(conn: Conn, trainer_id: int | None) -> dict[str, Any]:
     row = await (await conn.execute(queries.DASHBOARD, {"trainer_id": trainer_id})).fetchone()
     assert row is not None
     data: dict[str, Any] = row["data"]
+    return data
+
+
+async def overview(conn: Conn, principal: Principal, t: HealthThresholds) -> dict[str, Any]:
+    """The dashboard's cards with health from `judge_health` (the jsonb's own `system_health`
+    is for psql users and is dropped here). A trainer gets their clients' confidence and data
+    quality only: no queue, webhook or worker internals."""
+    trainer_id = trainer_scope(principal)
+    data = await dashboard_data(conn, trainer_id)
+    data.pop("system_health", None)
+    report = judge_health(await measure_health_signals(conn, trainer_id=trainer_id), t)
+    if trainer_id is not None:
+        return {"generated_at": data["generated_at"], "scope": "trainer",
+                "confidence": data["confidence"],
+                "health": report.as_json(areas=("data_quality",))}
+    data["health"] = report.as_json()
     return data
 
 

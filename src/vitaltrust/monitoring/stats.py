@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 # Keep in step with function_duration_bounds_ms() in 0004_operations.sql.
 DURATION_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000)
 WEBHOOK_FIELDS = ("received", "duplicates", "rejected", "rate_limited", "processed",
-                  "unmatched", "failed", "needs_pull")
+                  "unmatched", "ignored", "failed", "needs_pull")
 
 FLUSH_FUNCTION_STATS = """
 INSERT INTO function_stats_minute AS t
@@ -50,12 +50,12 @@ ON CONFLICT (function_name, bucket) DO UPDATE SET
 FLUSH_WEBHOOK_STATS = """
 INSERT INTO webhook_stats_minute AS t
     (source_id, bucket, received, duplicates, rejected, rate_limited, processed, unmatched,
-     failed, needs_pull, processing_ms)
+     ignored, failed, needs_pull, processing_ms)
 SELECT source_id, bucket, received, duplicates, rejected, rate_limited, processed, unmatched,
-       failed, needs_pull, processing_ms
+       ignored, failed, needs_pull, processing_ms
 FROM jsonb_to_recordset(%s::jsonb) AS r(source_id int, bucket timestamptz, received bigint,
      duplicates bigint, rejected bigint, rate_limited bigint, processed bigint,
-     unmatched bigint, failed bigint, needs_pull bigint, processing_ms float8)
+     unmatched bigint, ignored bigint, failed bigint, needs_pull bigint, processing_ms float8)
 ON CONFLICT (source_id, bucket) DO UPDATE SET
     received = t.received + EXCLUDED.received,
     duplicates = t.duplicates + EXCLUDED.duplicates,
@@ -63,6 +63,7 @@ ON CONFLICT (source_id, bucket) DO UPDATE SET
     rate_limited = t.rate_limited + EXCLUDED.rate_limited,
     processed = t.processed + EXCLUDED.processed,
     unmatched = t.unmatched + EXCLUDED.unmatched,
+    ignored = t.ignored + EXCLUDED.ignored,
     failed = t.failed + EXCLUDED.failed,
     needs_pull = t.needs_pull + EXCLUDED.needs_pull,
     processing_ms = t.processing_ms + EXCLUDED.processing_ms
@@ -107,13 +108,14 @@ ON CONFLICT (function_name) DO UPDATE SET
 """
 FLUSH_WEBHOOK_TOTALS = """
 INSERT INTO webhook_stats_total AS t
-    (source_id, received, duplicates, rejected, rate_limited, processed, unmatched, failed,
-     needs_pull, processing_ms)
+    (source_id, received, duplicates, rejected, rate_limited, processed, unmatched, ignored,
+     failed, needs_pull, processing_ms)
 SELECT source_id, sum(received), sum(duplicates), sum(rejected), sum(rate_limited),
-       sum(processed), sum(unmatched), sum(failed), sum(needs_pull), sum(processing_ms)
+       sum(processed), sum(unmatched), sum(ignored), sum(failed), sum(needs_pull),
+       sum(processing_ms)
 FROM jsonb_to_recordset(%s::jsonb) AS r(source_id int, received bigint, duplicates bigint,
-     rejected bigint, rate_limited bigint, processed bigint, unmatched bigint, failed bigint,
-     needs_pull bigint, processing_ms float8)
+     rejected bigint, rate_limited bigint, processed bigint, unmatched bigint, ignored bigint,
+     failed bigint, needs_pull bigint, processing_ms float8)
 GROUP BY source_id
 ORDER BY source_id
 ON CONFLICT (source_id) DO UPDATE SET
@@ -123,6 +125,7 @@ ON CONFLICT (source_id) DO UPDATE SET
     rate_limited = t.rate_limited + EXCLUDED.rate_limited,
     processed = t.processed + EXCLUDED.processed,
     unmatched = t.unmatched + EXCLUDED.unmatched,
+    ignored = t.ignored + EXCLUDED.ignored,
     failed = t.failed + EXCLUDED.failed,
     needs_pull = t.needs_pull + EXCLUDED.needs_pull,
     processing_ms = t.processing_ms + EXCLUDED.processing_ms

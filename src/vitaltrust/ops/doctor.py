@@ -17,6 +17,7 @@ from vitaltrust.confidence.cache import AHEAD, LOOKBACK
 from vitaltrust.confidence.types import WINDOW_DAYS
 from vitaltrust.db import Conn
 from vitaltrust.migrations import applied_versions, available
+from vitaltrust.monitoring.health import HealthReport, judge_health, measure_health_signals
 from vitaltrust.ops.judges import (
     Check,
     FailedType,
@@ -27,26 +28,13 @@ from vitaltrust.ops.judges import (
     judge_database,
     judge_failed_jobs,
     judge_leader,
+    judge_pipeline,
     judge_stalled_leases,
     judge_webhooks,
     judge_worker_alive,
     skipped,
 )
 
-# Live workers, the leader and the pending count come from the dashboard's own function,
-# so doctor and dashboard cannot disagree (live = heartbeat within 3 of its periods).
-DASHBOARD_WORKERS = """
-SELECT (d -> 'workers' ->> 'alive')::int AS live, d -> 'workers' ->> 'leader' AS leader,
-       (d -> 'job_queue' ->> 'pending')::int AS pending, d -> 'system_health' ->> 'status' AS health
-FROM get_monitoring_dashboard_data() AS d
-"""
-# Waiting time counts from run_at: a job backing off after a failure is not "waiting".
-BACKLOG = """
-SELECT count(*)::int AS pending,
-       extract(epoch FROM now() - min(run_at) FILTER (WHERE run_at <= now()))::float8
-           AS oldest_wait_seconds
-FROM background_jobs WHERE status = 'pending'
-"""
 # Per type: the count, and its latest distinct errors with how often each occurred.
 FAILED_BY_TYPE = """
 SELECT j.type AS job_type, count(*)::int AS failed,
@@ -120,7 +108,7 @@ LATEST_ERRORS_PER_TYPE = 3
 CHECK_NAMES = ("database reachable, migrations current", "a worker is alive",
                "a scheduler leader exists", "pending jobs under thresholds", "failed jobs",
                "confidence cache no older than its samples", "webhook success rate (24 h)",
-               "no stalled leases", "an admin user exists")
+               "no stalled leases", "an admin user exists", "pipeline health (last hour)")
 
 
 async def _one(conn: Conn, query: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -136,14 +124,13 @@ async def check_database(conn: Conn) -> Check:
                           sorted(set(done) - known))
 
 
-async def check_workers(conn: Conn) -> list[Check]:
-    w = await _one(conn, DASHBOARD_WORKERS)
-    return [judge_worker_alive(w["live"], w["pending"], w["health"]), judge_leader(w["leader"], w["live"])]
-
-
-async def check_backlog(conn: Conn, t: Thresholds) -> Check:
-    b = await _one(conn, BACKLOG)
-    return judge_backlog(b["pending"], b["oldest_wait_seconds"], t)
+async def check_health(conn: Conn, t: Thresholds, out: list[HealthReport]) -> list[Check]:
+    """Workers, leader and backlog as the health function judges them (one query)."""
+    signals = await measure_health_signals(conn)
+    report = judge_health(signals, t.health())
+    out.append(report)
+    return [judge_worker_alive(report, signals.live_workers, signals.pending),
+            judge_leader(signals.leader, signals.live_workers), judge_backlog(report, signals)]
 
 
 async def check_failed(conn: Conn) -> Check:
@@ -195,14 +182,21 @@ async def _measured(names: tuple[str, ...], measure: Measure, *, schema_current:
 
 async def run_checks(conn: Conn, t: Thresholds) -> list[Check]:
     [db] = await _measured(CHECK_NAMES[:1], lambda: check_database(conn), schema_current=True)
+    reports: list[HealthReport] = []
+
+    async def pipeline() -> Check:
+        if not reports:
+            raise psycopg.OperationalError("health not measured")
+        return judge_pipeline(reports[0])
+
     steps: list[tuple[tuple[str, ...], Measure]] = [
-        (CHECK_NAMES[1:3], lambda: check_workers(conn)),
-        (CHECK_NAMES[3:4], lambda: check_backlog(conn, t)),
+        (CHECK_NAMES[1:4], lambda: check_health(conn, t, reports)),
         (CHECK_NAMES[4:5], lambda: check_failed(conn)),
         (CHECK_NAMES[5:6], lambda: check_confidence(conn)),
         (CHECK_NAMES[6:7], lambda: check_webhooks(conn, t)),
         (CHECK_NAMES[7:8], lambda: check_leases(conn, t)),
         (CHECK_NAMES[8:9], lambda: check_admin(conn)),
+        (CHECK_NAMES[9:10], pipeline),
     ]
     checks = [db]
     for names, measure in steps:

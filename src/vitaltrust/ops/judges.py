@@ -9,6 +9,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from vitaltrust.monitoring.health import (
+    Finding,
+    HealthReport,
+    HealthSignals,
+    HealthThresholds,
+    duration_words,
+)
+
 Status = Literal["pass", "warn", "fail", "skip"]
 SEVERITY: dict[Status, int] = {"skip": 0, "pass": 0, "warn": 1, "fail": 2}
 
@@ -23,6 +31,12 @@ class Thresholds:
     max_pending_age_seconds: float = 300.0  # oldest runnable job waiting longer: not processing
     min_webhook_success_pct: float = 95.0  # the dashboard's "webhook success > 95 %"
     lease_grace_seconds: float = 120.0  # the scheduler rescues expired leases well within this
+
+    def health(self) -> HealthThresholds:
+        """The same limits for the health function (the others keep its defaults)."""
+        return HealthThresholds(max_pending=self.max_pending,
+                                max_oldest_pending_seconds=self.max_pending_age_seconds,
+                                min_webhook_success_pct=self.min_webhook_success_pct)
 
 
 @dataclass(frozen=True)
@@ -52,17 +66,6 @@ def overall(checks: Sequence[Check]) -> Status:
     return "fail" if worst == 2 else "warn" if worst == 1 else "pass"
 
 
-def _ago(seconds: float) -> str:
-    s = int(seconds)
-    if s < 120:
-        return f"{s}s"
-    if s < 7200:
-        return f"{s // 60}m"
-    if s < 172800:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
-
-
 def judge_database(error: str | None, pending: Sequence[str], unknown: Sequence[str]) -> Check:
     name = "database reachable, migrations current"
     if error is not None:
@@ -77,13 +80,23 @@ def judge_database(error: str | None, pending: Sequence[str], unknown: Sequence[
     return Check(name, "pass", "reachable; schema current")
 
 
-def judge_worker_alive(live_workers: int, pending: int, dashboard_health: str | None = None) -> Check:
+FINDING_STATUS: dict[str, Status] = {"ok": "pass", "warn": "warn", "critical": "fail"}
+
+
+def _worst(findings: Sequence[Finding]) -> Status:
+    return max((FINDING_STATUS[f.status] for f in findings), key=SEVERITY.__getitem__,
+               default="pass")
+
+
+def judge_worker_alive(report: HealthReport, live_workers: int, pending: int) -> Check:
+    """From the health function's `live_workers` finding (no worker + pending work: fail)."""
     name = "a worker is alive"
-    data = {"live_workers": live_workers, "pending": pending, "dashboard_health": dashboard_health}
+    [f] = [f for f in report.findings if f.key == "live_workers"]
+    data = {"live_workers": live_workers, "pending": pending, "pipeline_health": report.pipeline}
     if live_workers > 0:
         return Check(name, "pass", f"{live_workers} live worker(s)", data=data)
     fix = "start one: vitaltrust worker (or vitaltrust serve); then " + LOGS_CMD
-    if pending > 0:
+    if f.status == "critical":
         return Check(name, "fail", f"no live worker, {pending} job(s) pending", fix, data=data)
     return Check(name, "warn", "no live worker (nothing is waiting yet)", fix, data=data)
 
@@ -98,20 +111,30 @@ def judge_leader(leader: str | None, live_workers: int) -> Check:
                  fix, data={"leader": None})
 
 
-def judge_backlog(pending: int, oldest_wait_seconds: float | None, t: Thresholds) -> Check:
+def judge_backlog(report: HealthReport, signals: HealthSignals) -> Check:
+    """The health function's `pending` and `oldest_pending` findings: a backlog the workers
+    drain in time is a warning; one that is old and not draining fails."""
     name = "pending jobs under thresholds"
-    data = {"pending": pending, "oldest_wait_seconds": oldest_wait_seconds,
-            "max_pending": t.max_pending, "max_pending_age_seconds": t.max_pending_age_seconds}
-    waited = "none runnable" if oldest_wait_seconds is None else f"oldest waiting {_ago(oldest_wait_seconds)}"
-    value = f"{pending} pending, {waited}"
-    if oldest_wait_seconds is not None and oldest_wait_seconds > t.max_pending_age_seconds:
-        return Check(name, "fail", f"{value} (limit {_ago(t.max_pending_age_seconds)})",
-                     "jobs are not being processed: see the worker check; then " + LOGS_CMD,
-                     data=data)
-    if pending >= t.max_pending:
-        return Check(name, "warn", f"{value} (limit {t.max_pending})",
-                     "add capacity: vitaltrust worker --concurrency N (more processes)", data=data)
-    return Check(name, "pass", value, data=data)
+    found = [f for f in report.findings if f.key in ("pending", "oldest_pending")]
+    status = _worst(found)
+    data = {"pending": signals.pending, "oldest_wait_seconds": signals.oldest_pending_seconds,
+            "drain_rate_per_s": signals.drain_rate_per_s,
+            "max_pending": found[0].threshold, "max_pending_age_seconds": found[1].threshold}
+    value = " ".join(f.message for f in found)
+    fix = {"pass": "",
+           "warn": "add capacity if it persists: vitaltrust worker --concurrency N",
+           "fail": "jobs are not being processed: see the worker check; then " + LOGS_CMD}
+    return Check(name, status, value, fix.get(status, ""), data=data)
+
+
+def judge_pipeline(report: HealthReport) -> Check:
+    """The verdict the dashboard, /api/admin/monitoring and /readyz show."""
+    name = "pipeline health (last hour)"
+    verdicts: dict[str, Status] = {"healthy": "pass", "degraded": "warn", "critical": "fail"}
+    status = verdicts[report.pipeline]
+    return Check(name, status, f"{report.pipeline}: {report.summary('pipeline')}",
+                 "" if status == "pass" else "open /admin, or see the checks above",
+                 data=report.as_json())
 
 
 def judge_failed_jobs(by_type: Sequence[FailedType]) -> Check:
@@ -140,9 +163,10 @@ def judge_confidence_cache(stale: int, missing: int, examples: Sequence[str]) ->
 
 def judge_webhooks(received: int, processed: int, failed: int, unmatched: int, rejected: int,
                    t: Thresholds) -> Check:
-    """Success as the dashboard counts it: processed among the deliveries whose processing ended."""
+    """Success as the health function counts it: processed among processed + failed (an
+    unmatched delivery waits for an account link; it is counted beside, not against)."""
     name = "webhook success rate (24 h)"
-    handled = processed + unmatched + failed
+    handled = processed + failed
     rate = None if handled == 0 else 100.0 * processed / handled
     data = {"received": received, "processed": processed, "failed": failed, "unmatched": unmatched,
             "rejected": rejected, "success_pct": rate, "min_success_pct": t.min_webhook_success_pct}
@@ -150,8 +174,8 @@ def judge_webhooks(received: int, processed: int, failed: int, unmatched: int, r
     if rate is None:
         return Check(name, "pass", f"no processed deliveries {extra}", data=data)
     value = f"{rate:.1f}% {extra}"
-    if rate <= t.min_webhook_success_pct:
-        return Check(name, "warn", f"{value}, not above {t.min_webhook_success_pct:g}%",
+    if rate < t.min_webhook_success_pct:
+        return Check(name, "warn", f"{value}, below {t.min_webhook_success_pct:g}%",
                      "vitaltrust logs --function webhook-ingest --level warning --since 24h; "
                      "psql: SELECT * FROM webhook_processing_stats ORDER BY date DESC", data=data)
     return Check(name, "pass", value, data=data)
@@ -163,7 +187,8 @@ def judge_stalled_leases(stalled: int, oldest_expired_seconds: float | None, t: 
             "lease_grace_seconds": t.lease_grace_seconds}
     if stalled == 0 or oldest_expired_seconds is None:
         return Check(name, "pass", "none", data=data)
-    value = f"{stalled} processing job(s) past their lease, oldest by {_ago(oldest_expired_seconds)}"
+    value = (f"{stalled} processing job(s) past their lease, "
+             f"oldest by {duration_words(oldest_expired_seconds)}")
     if oldest_expired_seconds > t.lease_grace_seconds:
         return Check(name, "fail", value,
                      "no scheduler leader is rescuing them: see the leader check; "

@@ -18,24 +18,26 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 # Newest first (the index on created_at), then shown oldest first.
 SELECT_LOGS = """
-SELECT id, created_at, function_name, level, event, message, job_id, job_type, attempts,
-       error, webhook_event_id
-FROM edge_function_logs
-WHERE (%(function)s::text IS NULL OR function_name = %(function)s)
-  AND level = ANY(%(levels)s)
-  AND (%(since)s::interval IS NULL OR created_at >= now() - %(since)s::interval)
-ORDER BY created_at DESC, id DESC
+SELECT l.id, l.created_at, l.function_name, l.level, l.event, l.message, l.job_id, l.job_type,
+       l.attempts, l.error, l.webhook_event_id, s.name AS source
+FROM edge_function_logs l
+LEFT JOIN webhook_sources s ON s.source_id = (l.payload_summary ->> 'source_id')::int
+WHERE (%(function)s::text IS NULL OR l.function_name = %(function)s)
+  AND l.level = ANY(%(levels)s)
+  AND (%(since)s::interval IS NULL OR l.created_at >= now() - %(since)s::interval)
+ORDER BY l.created_at DESC, l.id DESC
 LIMIT %(limit)s
 """
 # --follow: entries after the last one shown, in insertion order.
 SELECT_NEWER = """
-SELECT id, created_at, function_name, level, event, message, job_id, job_type, attempts,
-       error, webhook_event_id
-FROM edge_function_logs
-WHERE id > %(after)s AND id <= %(upto)s
-  AND (%(function)s::text IS NULL OR function_name = %(function)s)
-  AND level = ANY(%(levels)s)
-ORDER BY id
+SELECT l.id, l.created_at, l.function_name, l.level, l.event, l.message, l.job_id, l.job_type,
+       l.attempts, l.error, l.webhook_event_id, s.name AS source
+FROM edge_function_logs l
+LEFT JOIN webhook_sources s ON s.source_id = (l.payload_summary ->> 'source_id')::int
+WHERE l.id > %(after)s AND l.id <= %(upto)s
+  AND (%(function)s::text IS NULL OR l.function_name = %(function)s)
+  AND l.level = ANY(%(levels)s)
+ORDER BY l.id
 """
 
 
@@ -52,6 +54,7 @@ class LogEntry:
     attempts: int | None
     error: str | None
     webhook_event_id: int | None
+    source: str | None = None  # the webhook source's name, for ingestion entries
 
     def as_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -94,6 +97,8 @@ def format_entry(e: LogEntry) -> str:
         parts.append(job)
     if e.webhook_event_id is not None:
         parts.append(f"webhook_event={e.webhook_event_id}")
+    if e.source is not None:
+        parts.append(f"source={e.source}")
     if e.message:
         parts.append(_one_line(e.message))
     if e.error:

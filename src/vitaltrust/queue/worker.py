@@ -31,6 +31,7 @@ from vitaltrust.db import Conn
 from vitaltrust.logging_setup import log_context
 from vitaltrust.monitoring.stats import StatsRecorder, collecting_job_stats
 from vitaltrust.queue import sql
+from vitaltrust.queue.attempts import format_traceback, record_failed_attempts
 from vitaltrust.queue.enqueue import NewJob, deferring_keyed_jobs, enqueue_many
 from vitaltrust.queue.registry import HandlerSpec, Job, get_handler, load_handlers
 
@@ -128,6 +129,7 @@ class BatchRunner:
         self.settings = settings
         self.handlers = handlers if handlers is not None else load_handlers()
         self.stats = stats
+        self.tracebacks: dict[int, str] = {}  # job id -> traceback, until its attempt is recorded
 
     def _spec(self, job_type: str) -> HandlerSpec | None:
         return self.handlers.get(job_type) or get_handler(job_type)
@@ -175,12 +177,15 @@ class BatchRunner:
                 if conn.broken:  # the database went away: not the job's fault, hand it back
                     raise
                 error = describe(exc, timeout)
-                if single is None:
+                # one line: the stored error keeps the database's CONTEXT lines, the log not
+                first_line = error.splitlines()[0] if error else error
+                if single is None:  # each job is rerun alone; its own attempt is recorded then
                     log.warning("batch of %d %s jobs failed (%s); rerunning them one by one",
-                                len(jobs), spec.job_type, error)
+                                len(jobs), spec.job_type, first_line)
                     raise _HandlerFailed(None, error) from exc
+                self.tracebacks[single.id] = format_traceback(exc)
                 log.warning("job attempt %d of %d failed: %s", single.attempts + 1,
-                            single.max_attempts, error)
+                            single.max_attempts, first_line)
                 raise _HandlerFailed(single.id, error) from exc
             finally:
                 share = (time.perf_counter() - t0) * 1000 / len(jobs)
@@ -279,6 +284,8 @@ class BatchRunner:
                                                   errors, final) if errors else []
         for r in failed_rows:
             (result.failed if r["status"] == "failed" else result.retried).append(r["id"])
+        await record_failed_attempts(conn, self.worker_id, failed_rows, errors,
+                                     tally.durations_ms, self.tracebacks)
         handled = set(result.completed) | set(errors) | set(result.lost)
         leftover = [c.job.id for c in batch if c.job.id not in handled]
         if leftover:

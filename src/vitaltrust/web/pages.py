@@ -49,9 +49,15 @@ STYLESHEETS = ('<link rel="stylesheet" href="/static/base.css">\n'
                '<link rel="stylesheet" href="/static/app.css">')
 
 
-def _nav(principal: Principal, current: str) -> str:
-    links = [("/admin", "Dashboard"), ("/clients", "Clients")] if principal.role in STAFF \
-        else [("/clients", "My data")]
+def nav(principal: Principal, current: str) -> str:
+    if principal.is_admin:
+        links = [("/admin", "Dashboard"), ("/admin/jobs", "Jobs"),
+                 ("/admin/webhooks", "Deliveries"), ("/admin/alerts", "Alerts"),
+                 ("/clients", "Clients")]
+    elif principal.role in STAFF:
+        links = [("/clients", "Clients"), ("/admin", "Data quality")]
+    else:
+        links = [("/clients", "My data")]
     current_attr = ' aria-current="page"'
     return "".join(f'<a href="{href}"{current_attr if href == current else ""}>{label}</a>'
                    for href, label in links)
@@ -74,7 +80,7 @@ def render(template: str, *, title: str, principal: Principal, script: str | Non
 
 def error_page(principal: Principal, status: int, heading: str, message: str) -> HTMLResponse:
     return render("error.html", title=heading, principal=principal, script="shell.js",
-                  nav=_nav(principal, ""), status=status, heading=heading, message=message)
+                  nav=nav(principal, ""), status=status, heading=heading, message=message)
 
 
 StaffPage = Annotated[Principal | Response, Depends(require_page_user("admin", "trainer"))]
@@ -87,7 +93,7 @@ async def admin_page(gate: StaffPage) -> Response:
         return gate
     scope = ("the whole system" if gate.is_admin else "your clients")
     return render("admin.html", title="Dashboard", principal=gate, script="admin.js",
-                  nav=_nav(gate, "/admin"), main_data={"role": gate.role}, scope=scope)
+                  nav=nav(gate, "/admin"), main_data={"role": gate.role}, scope=scope)
 
 
 @router.get("/clients", response_model=None)
@@ -97,7 +103,7 @@ async def clients_page(gate: AnyPage) -> Response:
     heading = "My data" if gate.role == "client" else (
         "All clients" if gate.is_admin else "My clients")
     return render("clients.html", title=heading, principal=gate, script="clients.js",
-                  nav=_nav(gate, "/clients"), main_data={"role": gate.role}, heading=heading)
+                  nav=nav(gate, "/clients"), main_data={"role": gate.role}, heading=heading)
 
 
 @router.get("/clients/{user_id}/metrics/{metric}", response_model=None)
@@ -113,7 +119,7 @@ async def metric_page(user_id: int, metric: str, conn: DbConn, gate: AnyPage) ->
         return error_page(gate, 404, "Not found", "There is no such metric.")
     return render(
         "metric.html", title=f"{row['display_name']} · {row['client_name']}", principal=gate,
-        script="metric.js", nav=_nav(gate, ""),
+        script="metric.js", nav=nav(gate, ""),
         main_data={"user-id": str(user_id), "metric": row["metric"], "role": gate.role,
                    "unit": row["canonical_unit"],
                    "default-priority": ",".join(row["default_priority"])},

@@ -1,7 +1,7 @@
 // /admin: overview from GET /api/admin/monitoring every 30 s; charts and tables from the
 // stats endpoints every 60 s; retry / recalculate buttons with a confirmation.
 import { api, ApiError } from "./api.js";
-import { $, el, every, fmtDuration, fmtNumber, fmtPercent, fmtTime, initShell, stamp } from "./ui.js";
+import { $, confirmed, el, every, fmtDuration, fmtNumber, fmtPercent, fmtTime, initShell, reportError, stamp } from "./ui.js";
 import { bars, empty, lines, stackedBars } from "./charts.js";
 
 const OVERVIEW_MS = 30_000;
@@ -18,18 +18,28 @@ function stats(target, pairs) {
     el("dt", { text: label }), el("dd", { "data-key": key, text: value })]));
 }
 
+// Verdicts and findings come from the server's one health function (monitoring/health.py).
+function renderFindings(list, findings) {
+  list.replaceChildren(...findings.map((f) => el("li", {
+    "data-ok": String(f.status === "ok"), "data-status": f.status, "data-check": f.key, text: f.message })));
+}
+
 function renderHealth(health) {
-  const status = $("#health-status");
-  status.textContent = health.status;
-  status.dataset.status = health.status;
-  $("#health-summary").textContent = health.status === "healthy" ? health.summary
-    : `${health.status}: ${health.summary}`;
-  $("#health-checks").replaceChildren(...(health.checks || []).map((c) => {
-    const value = c.value === null || c.value === undefined ? "no data" : `${fmtNumber(c.value)}${c.unit === "%" ? " %" : ""}`;
-    const threshold = `${c.comparison} ${c.threshold}${c.unit === "%" ? " %" : ""}`;
-    return el("li", { "data-ok": String(Boolean(c.ok)), "data-check": c.name,
-                      text: `${c.label}: ${value} (healthy ${threshold})` });
-  }));
+  const pipeline = health.pipeline;
+  const findings = health.findings || [];
+  if (pipeline) {
+    const status = $("#health-status");
+    status.textContent = pipeline.status;
+    status.dataset.status = pipeline.status;
+    $("#health-summary").textContent = pipeline.status === "healthy" ? pipeline.summary
+      : `${pipeline.status}: ${pipeline.summary}`;
+    renderFindings($("#health-checks"), findings.filter((f) => f.area === "pipeline"));
+  }
+  const quality = health.data_quality || { status: "unknown" };
+  const qstatus = $("#quality-status");
+  qstatus.textContent = quality.status;
+  qstatus.dataset.status = quality.status;
+  renderFindings($("#quality-checks"), findings.filter((f) => f.area === "data_quality"));
 }
 
 function renderOverview(d) {
@@ -37,16 +47,20 @@ function renderOverview(d) {
   const c = d.confidence || {};
   const w = d.webhooks || {};
   const workers = d.workers || {};
-  renderHealth(d.system_health || { status: "unknown", summary: "", checks: [] });
+  renderHealth(d.health || {});
   stats($("#queue-stats"), [
     ["pending", "Pending", fmtNumber(q.pending)],
     ["processing", "Processing", fmtNumber(q.processing)],
-    ["failed", "Failed (retryable)", fmtNumber(q.failed)],
+    ["failed", "Failed (can be retried)", fmtNumber(q.failed)],
     ["completed_24h", "Completed (24 h)", fmtNumber(q.completed_24h)],
     ["failed_rate_24h", "Failure rate (24 h)", fmtPercent(q.failed_rate_24h)],
     ["oldest_pending", "Oldest pending", q.oldest_pending_age_seconds == null ? "none"
       : fmtDuration(q.oldest_pending_age_seconds)],
   ]);
+  // the failed count opens the failed-jobs list (then one click on a job shows its error)
+  const failedCell = $("#queue-stats dd[data-key=failed]");
+  failedCell.replaceChildren(el("a", { href: "/admin/jobs?status=failed", id: "link-failed-jobs",
+                                       text: fmtNumber(q.failed) }));
   $("#confidence-average").textContent = c.average == null ? "–" : fmtNumber(c.average);
   $("#confidence-note").textContent = c.user_metrics
     ? `${fmtNumber(c.user_metrics)} scores for ${c.scope}; ${fmtPercent(c.excellent_share)} excellent`
@@ -79,7 +93,7 @@ function renderActivity(events) {
   $("#activity-empty").hidden = events.length > 0;
   $("#activity tbody").replaceChildren(...events.map((e) => el("tr", { "data-status": e.status },
     el("td", { text: fmtTime(e.at) }),
-    el("td", { text: `#${e.job_id}` }),
+    el("td", {}, el("a", { href: `/admin/jobs/${e.job_id}`, text: `#${e.job_id}` })),
     el("td", { text: e.job_type }),
     el("td", { text: e.event }),
     el("td", { class: "vt-num", text: e.attempts ? `${e.attempts}/${e.max_attempts}` : "–" }),
@@ -162,6 +176,11 @@ function drawSources(rows) {
 }
 
 async function loadStats() {
+  if (role !== "admin") {  // trainers: their clients' data quality, no system internals
+    await chart("#chart-quality", "/api/admin/quality-trends", drawQuality);
+    stamp("#stats-updated", "Statistics updated");
+    return;
+  }
   await Promise.all([
     chart("#chart-quality", "/api/admin/quality-trends", drawQuality),
     chart("#chart-jobs", "/api/admin/job-stats", drawJobs),
@@ -173,16 +192,6 @@ async function loadStats() {
     })(),
   ]);
   stamp("#stats-updated", "Statistics updated");
-}
-
-function confirmed(text) {
-  const dialog = $("#confirm");
-  $("#confirm-text").textContent = text;
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-    dialog.returnValue = "";
-    dialog.showModal();
-  });
 }
 
 // The action endpoints answer with counts; show the first one in words.
@@ -213,7 +222,43 @@ function action(button, question, path, describe) {
   });
 }
 
+// Throughput (deliveries processed / failed per bucket) and latency over 1 h ... 30 d.
+let range = "24h";
+const BUCKET_LABEL = { "1h": (d) => d.toISOString().slice(11, 16), "24h": (d) => d.toISOString().slice(11, 13) + "h",
+                       "7d": (d) => d.toISOString().slice(5, 13).replace("T", " ") + "h", "30d": (d) => d.toISOString().slice(5, 10) };
+const ms = (v) => (v == null ? "–" : `${fmtNumber(v)} ms`);
+
+async function loadThroughput() {
+  if (role !== "admin") return;
+  const data = await api(`/api/admin/throughput?range=${range}`);
+  const b = data.buckets;
+  const sum = (k) => b.reduce((s, x) => s + num(x[k]), 0);
+  const lat = data.latency;
+  $("#throughput-summary").textContent = `${fmtNumber(sum("received"))} deliveries received, `
+    + `${fmtNumber(sum("processed"))} processed, ${fmtNumber(sum("failed_deliveries"))} failed; `
+    + `${fmtNumber(sum("jobs_completed"))} jobs completed, ${fmtNumber(sum("jobs_failed"))} failed. `
+    + `Job run time p50 ${ms(lat.job_run.p50_ms)}, p95 ${ms(lat.job_run.p95_ms)}; `
+    + `webhook request p50 ${ms(lat.webhook_request.p50_ms)}, p95 ${ms(lat.webhook_request.p95_ms)}.`;
+  const container = $("#chart-throughput");
+  if (!b.some((x) => num(x.processed) || num(x.failed_deliveries))) {
+    empty(container, "No delivery was processed in this range.");
+    return;
+  }
+  container.replaceChildren(stackedBars(b.map((x) => ({
+    label: BUCKET_LABEL[range](new Date(x.at)),
+    parts: [{ name: "processed", value: num(x.processed), color: "#137a3f" },
+            { name: "failed", value: num(x.failed_deliveries), color: "#c0392b" }],
+  })), { label: `deliveries per ${data.bucket_seconds >= 86400 ? "day" : data.bucket_seconds >= 3600 ? "hour(s)" : "minute"}` }));
+}
+
 initShell();
+for (const button of document.querySelectorAll("[data-range]")) {
+  button.addEventListener("click", () => {
+    range = button.dataset.range;
+    for (const b of document.querySelectorAll("[data-range]")) b.setAttribute("aria-pressed", String(b === button));
+    loadThroughput().catch((e) => reportError("throughput", e));
+  });
+}
 $("#actions").hidden = false;
 if (role !== "admin") for (const b of document.querySelectorAll("[data-admin-only]")) b.hidden = true;
 action($("#btn-retry"), "Put every failed job back in the queue?", "/api/admin/jobs/retry-failed",
@@ -224,3 +269,4 @@ action($("#btn-recalc"), role === "admin" ? "Recalculate the confidence of every
     + (r.already_pending ? ` (${r.already_pending} already waiting).` : ".")));
 every(OVERVIEW_MS, "overview", loadOverview);
 every(STATS_MS, "stats", loadStats);
+every(STATS_MS, "throughput", loadThroughput);

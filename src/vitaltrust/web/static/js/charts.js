@@ -95,6 +95,7 @@ export function stackedBars(days, { width = 360, height = 180, label = "stacked 
   const max = Math.max(1, ...totals);
   const left = 34, right = 6, bottom = height - 22, top = 10;
   const step = (width - left - right) / Math.max(1, days.length);
+  const labelEvery = Math.max(1, Math.ceil(days.length / 8));
   const y = scale(0, max, bottom, top);
   root.append(svg("line", { x1: left, x2: width - right, y1: bottom, y2: bottom, class: "vt-axis" }));
   const maxLabel = svg("text", { x: left - 4, y: top + 4, "text-anchor": "end" });
@@ -110,9 +111,11 @@ export function stackedBars(days, { width = 360, height = 180, label = "stacked 
       root.append(svg("rect", { x, y: base, width: step * 0.7, height: h, fill: part.color },
                       title(`${day.label} ${part.name}: ${part.value}`)));
     }
-    const name = svg("text", { x: x + step * 0.35, y: height - 6, "text-anchor": "middle" });
-    name.textContent = day.label;
-    root.append(name);
+    if (i % labelEvery === 0) {  // at most 8 labels: 60 minutes must stay readable
+      const name = svg("text", { x: x + step * 0.35, y: height - 6, "text-anchor": "middle" });
+      name.textContent = day.label;
+      root.append(name);
+    }
   });
   return root;
 }
@@ -155,15 +158,21 @@ export function lines(series, { width = 360, height = 180, yMin = 0, yMax = 100,
 }
 
 // The drill-down: resolved series as a line with dots, conflicting values from other
-// sources as hollow violet diamonds, flagged samples as red triangles.
+// sources as hollow violet diamonds, flagged samples as red triangles. The y axis is set by
+// the resolved and conflicting values only: a flagged value outside it (412 kg among 80s)
+// is drawn clamped to the edge, pointing out, with its value written beside it; flagged
+// samples never join the resolved line. The axis carries the unit.
 export function samplesChart({ resolved, conflicts, flagged, from, to, unit,
                                width = 720, height = 260 }) {
   const root = frame(width, height, "samples over time");
-  const values = [...resolved, ...conflicts, ...flagged].map((p) => p.value);
-  const [v0, v1] = extent(values);
-  const left = 48, right = 10, bottom = height - 24, top = 10;
+  const trusted = [...resolved, ...conflicts].map((p) => p.value);
+  const [v0, v1] = extent(trusted.length ? trusted : flagged.map((p) => p.value));
+  const left = 48, right = 10, bottom = height - 24, top = 18;
   const x = scale(from, to, left, width - right);
   const y = scale(v0, v1, bottom, top);
+  const unitLabel = svg("text", { x: 4, y: 11, class: "vt-axis-unit" });
+  unitLabel.textContent = unit || "";
+  root.append(unitLabel);
   for (const tick of [v0, (v0 + v1) / 2, v1]) {
     root.append(svg("line", { x1: left, x2: width - right, y1: y(tick), y2: y(tick), class: "vt-axis" }));
     const t = svg("text", { x: left - 4, y: y(tick) + 4, "text-anchor": "end" });
@@ -197,10 +206,21 @@ export function samplesChart({ resolved, conflicts, flagged, from, to, unit,
                     title(tip(p, "conflicting value"))));
   }
   for (const p of flagged) {
-    const [cx, cy] = at(p);
-    root.append(svg("path", { d: `M${cx},${cy - 6} L${cx + 5.5},${cy + 4} L${cx - 5.5},${cy + 4} Z`,
-                              fill: "#c0392b", class: "vt-point-flagged" },
+    const cx = x(Date.parse(p.measured_at));
+    const above = p.value > v1;
+    const below = p.value < v0;
+    const cy = above ? top : below ? bottom : y(p.value);
+    // outside the scale: a triangle at the edge pointing out, with the value written
+    const d = below ? `M${cx},${cy + 6} L${cx + 5.5},${cy - 4} L${cx - 5.5},${cy - 4} Z`
+      : `M${cx},${cy - 6} L${cx + 5.5},${cy + 4} L${cx - 5.5},${cy + 4} Z`;
+    root.append(svg("path", { d, fill: "#c0392b", class: "vt-point-flagged",
+                              "data-clamped": above ? "above" : below ? "below" : "no" },
                     title(tip(p, "flagged"))));
+    if (above || below) {
+      const label = svg("text", { x: cx + 7, y: above ? top + 4 : bottom - 2, class: "vt-flag-value" });
+      label.textContent = `${p.value} ${unit || ""}`.trim();
+      root.append(label);
+    }
   }
   return root;
 }

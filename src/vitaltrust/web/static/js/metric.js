@@ -39,11 +39,14 @@ function renderScore(conf) {
 
 function renderChart(data) {
   const container = $("#chart-samples");
-  const resolved = data.series || [];
   const conflicts = (data.conflicts || []).map((c) => ({ ...c.loser,
     note: `${c.winner.source} (${c.winner.device_type}) won with ${c.winner.value}` }));
   const flagged = (data.flagged || []).filter((f) => f.flags && f.flags.length)
     .map((f) => ({ ...f, note: f.flags.join(", ").toLowerCase().replaceAll("_", " ") }));
+  // a flagged sample (a unit slip, an implausible value) is never part of the resolved line
+  const flaggedAt = new Set(flagged.map((f) => `${f.measured_at}|${f.source}`));
+  const resolved = (data.series || []).filter((p) => !(p.flags && p.flags.length)
+    && !flaggedAt.has(`${p.measured_at}|${p.source}`));
   devicesInData = new Set([...resolved, ...conflicts].map((p) => p.device_type));
   $("#chart-empty").hidden = resolved.length + conflicts.length + flagged.length > 0;
   if ($("#chart-empty").hidden === false) { container.replaceChildren(); return; }

@@ -100,6 +100,27 @@ export function initShell() {
   if (!button) return;
   button.addEventListener("click", async () => {
     try { await api("/auth/logout", { method: "POST" }); } catch { /* signed out anyway */ }
-    location.assign("/login");
+    location.assign("/login?signed_out=1");
   });
+}
+
+// The page's <dialog id="confirm">: resolves true when the user confirms.
+export function confirmed(text) {
+  const dialog = $("#confirm");
+  $("#confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+}
+
+// "1h" | "24h" | "7d" | "30d" -> ISO start of that range ending now (null: any time).
+export const RANGES = { "1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400 };
+export function rangeStart(range, now = Date.now()) {
+  return RANGES[range] ? new Date(now - RANGES[range] * 1000).toISOString() : null;
+}
+
+export function plural(n, word) {
+  return `${fmtNumber(n)} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -1,0 +1,1 @@
+"""Calibration: does the confidence score predict how wrong the data is?"""
