@@ -47,6 +47,8 @@ def test_serve_with_embedded_database_answers_then_stops_it(tmp_path: Path) -> N
         assert answered is not None, "no /healthz within 30 s"
         assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
         assert _postgres_of(data_dir), "the embedded PostgreSQL should run in the data dir"
+        workers = _worker_children(proc.pid)
+        assert len(workers) == 1, "serve runs its worker as a child process"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
@@ -56,3 +58,33 @@ def test_serve_with_embedded_database_answers_then_stops_it(tmp_path: Path) -> N
     while _postgres_of(data_dir) and time.monotonic() < deadline:
         time.sleep(0.3)
     assert not _postgres_of(data_dir), "serve left its embedded PostgreSQL running"
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+
+
+def _worker_children(pid: int, timeout: float = 30) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [c for c in psutil.Process(pid).children()
+                 if "worker" in " ".join(c.cmdline())]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_serves_worker_child_stops_when_serve_is_killed(db_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
+    env.update(DATABASE_URL=db_url, VITALTRUST_LOG_LEVEL="WARNING")
+    port = free_port()
+    proc = subprocess.Popen([*vitaltrust_cmd(), "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        workers = _worker_children(proc.pid)
+        assert len(workers) == 1
+        proc.kill()  # SIGKILL to serve alone: its child must not be left orphaned
+        proc.wait(10)
+        _, alive = psutil.wait_procs(workers, timeout=30)
+        assert not alive, "the worker outlived the killed serve"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

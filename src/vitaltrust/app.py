@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -28,8 +29,11 @@ REQUEST_POOL_RECONNECT_SECONDS = 2.0
 
 
 def create_app(settings: Settings, *, database_url: str | None = None,
-               run_worker: bool = False, run_migrations: bool = True) -> FastAPI:
-    """`serve` runs API + worker + scheduler in one process; `api` runs the API alone."""
+               run_worker: bool = False, run_migrations: bool = True,
+               worker_process: bool = False) -> FastAPI:
+    """`serve` runs the API and a worker (with its scheduler): with `worker_process` a
+    `vitaltrust worker` child started once the API is up, else in this process. `api`
+    runs the API alone."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,8 +52,12 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         app.state.pool = pool
         app.state.stats = StatsRecorder(pool, settings.stats_flush_seconds)
         app.state.stats.start()
-        worker = worker_pool = None
-        if run_worker:
+        worker = worker_pool = child = None
+        if run_worker and worker_process:
+            from vitaltrust.queue.service import spawn_worker_process
+
+            child = spawn_worker_process(url)
+        elif run_worker:
             from vitaltrust.queue.service import start_worker, worker_pool_settings
 
             # the workers wait longer for a connection than a request may, and never
@@ -71,6 +79,11 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         try:
             yield
         finally:
+            if child is not None:
+                from vitaltrust.queue.service import stop_worker_process
+
+                await asyncio.to_thread(stop_worker_process, child,
+                                        settings.shutdown_timeout_seconds + 10)
             if watchdog is not None:
                 await watchdog.stop()
             if worker is not None:
@@ -112,6 +125,10 @@ def create_app(settings: Settings, *, database_url: str | None = None,
 
     for router in _domain_routers():
         app.include_router(router)
+    if settings.bench_no_store_route:
+        from vitaltrust.ingest.routes import bench_router
+
+        app.include_router(bench_router)
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from vitaltrust.web.console import browser_aware_http_error

@@ -108,7 +108,8 @@ def _serve(s: Settings, host: str, port: int, *, with_worker: bool) -> None:
 
     url = resolve_database_url(s)
     run(_bootstrap_admin(s, url))
-    application = create_app(s, database_url=url, run_worker=with_worker)
+    application = create_app(s, database_url=url, run_worker=with_worker,
+                             worker_process=with_worker and s.serve_worker == "process")
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     typer.echo(f"vitaltrust {__version__} listening on http://{shown}:{port}  "
                f"(dashboard: http://{shown}:{port}/admin, Ctrl-C to stop)")
@@ -135,7 +136,7 @@ def serve(host: Annotated[str | None, typer.Option(help="Address to bind.")] = N
           demo_rate: Annotated[float | None, typer.Option(
               help="--demo: live deliveries per second (VITALTRUST_DEMO_RATE).", min=0.01)] = None,
           ) -> None:
-    """Run the API, a worker and the scheduler in one process until Ctrl-C."""
+    """Run the API and a worker with its scheduler (a child process) until Ctrl-C."""
     s = settings(long_running=True)
     if demo:  # demo mode lives in vitaltrust/demo (docs/demo.md)
         from vitaltrust.demo.serve import serve_demo

@@ -45,10 +45,16 @@ class Settings(BaseSettings):
     # --- ingestion ------------------------------------------------------------------
     rate_limit_enabled: bool = True
     webhook_tolerance_seconds: int = Field(default=300, ge=1)
+    # a batch of deliveries scores the (user, metric) pairs it changed in its own
+    # transaction instead of enqueueing one coalesced confidence_calculation job per pair
+    score_inline: bool = False
     # the address providers reach this server at, for the webhook URLs `sources` prints
     # (default: http://{host}:{port})
     public_url: str | None = None
     stats_flush_seconds: float = Field(default=1.0, gt=0)
+    # POST /bench/webhooks/{source}: the webhook route without its database write, the
+    # baseline of `bench ingest`; never enable it in production
+    bench_no_store_route: bool = False
     # a delivery that only links to its payload (Terra `s3_payload`): the processing job
     # downloads it; https only unless relaxed (tests serve it from 127.0.0.1)
     linked_payload_https_only: bool = True
@@ -59,12 +65,17 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=8, ge=1)
     # jobs claimed at once per concurrent slot; their completions commit together
     worker_batch_size: int = Field(default=20, ge=1)
+    # job types with a batch handler get all their claimed jobs in one call (off: one by one)
+    worker_batch_handlers: bool = True
     job_lease_seconds: int = Field(default=60, ge=5)
     job_timeout_seconds: int = Field(default=300, ge=1)
     poll_interval_seconds: float = Field(default=2.0, gt=0)
     scheduler_interval_seconds: float = Field(default=15.0, gt=0)
     shutdown_timeout_seconds: float = Field(default=20.0, gt=0)
     heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # `serve`: the worker in a child process (its own interpreter and GIL, so job handlers
+    # do not stall the API's event loop) or inline in the API process
+    serve_worker: Literal["process", "inline"] = "process"
 
     # --- confidence -----------------------------------------------------------------
     # the model new scores are computed with ("1": as specified, "2": calibrated, see

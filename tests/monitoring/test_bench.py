@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
 
 from tests.support.cli import run_cli
@@ -22,10 +23,19 @@ def test_seed_then_dashboard_bench(db_url: str) -> None:
     assert again.returncode != 0
     assert again.stderr.strip().startswith("error: the database already has users")
 
-    bench = run_cli(db_url, "bench", "dashboard", "--runs", "3", "--warmup", "0", timeout=120)
+    bench = run_cli(db_url, "bench", "dashboard", "--runs", "3", "--warmup", "0",
+                    "--pending", "2000", timeout=120)
     assert bench.returncode == 0, bench.stderr
-    timings = json.loads(bench.stdout)["results"]
-    for name in ("get_monitoring_dashboard_data()", "edge_function_performance",
-                 "job_processing_stats", "data_quality_trends", "webhook_processing_stats"):
-        assert timings[name]["rows"] > 0 and timings[name]["median_ms"] > 0, name
-    assert timings["data_quality_trends"]["rows"] == 30 * 10  # 30 days x 10 metrics
+    report = json.loads(bench.stdout)
+    assert report["pending_backlog"] == 2000
+    timings = report["results"]
+    for snapshot in ("fresh", "stale"):
+        for name in ("get_monitoring_dashboard_data()", "edge_function_performance",
+                     "job_processing_stats", "data_quality_trends", "webhook_processing_stats"):
+            key = f"{name} [{snapshot} snapshot]"
+            assert timings[key]["rows"] > 0 and timings[key]["median_ms"] > 0, key
+        assert timings[f"data_quality_trends [{snapshot} snapshot]"]["rows"] == 30 * 10
+    with psycopg.connect(db_url) as c:  # the bench's backlog is gone again
+        left = c.execute("SELECT count(*) FROM background_jobs "
+                         "WHERE type = 'bench_dashboard_backlog'").fetchone()
+    assert left == (0,)

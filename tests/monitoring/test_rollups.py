@@ -10,10 +10,10 @@ from vitaltrust.db import Conn
 from vitaltrust.monitoring.stats import (
     DURATION_BOUNDS_MS,
     FLUSH_FUNCTION_STATS,
+    FLUSH_JOB_STATS,
     FLUSH_WEBHOOK_STATS,
     WEBHOOK_FIELDS,
 )
-from vitaltrust.queue import sql as queue_sql
 
 VIEWS = ("edge_function_performance", "job_processing_stats", "webhook_processing_stats")
 
@@ -28,9 +28,9 @@ async def write_minute(conn: Conn, at: datetime, source_id: int, n: int) -> None
     await conn.execute(FLUSH_WEBHOOK_STATS, (json.dumps([{
         "source_id": source_id, "bucket": at.isoformat(), "processing_ms": 3.0 * n,
         **dict.fromkeys(WEBHOOK_FIELDS, 0), "received": n, "processed": n - 1, "failed": 1}]),))
-    await conn.execute(queue_sql.ADD_JOB_STATS.replace("date_trunc('minute', now())", "%(at)s"), {
-        "at": at, "types": ["confidence_calculation"], "completed": [n], "failed": [1],
-        "retried": [0], "total_ms": [5.0 * n], "wait_ms": [1.0 * n]})
+    await conn.execute(FLUSH_JOB_STATS, (json.dumps([{
+        "job_type": "confidence_calculation", "bucket": at.isoformat(), "completed": n,
+        "failed": 1, "retried": 0, "total_ms": 5.0 * n, "wait_ms": 1.0 * n}]),))
 
 
 async def snapshot(conn: Conn) -> dict[str, list[dict[str, object]]]:

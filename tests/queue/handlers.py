@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Sequence
 
 from vitaltrust.db import Conn
-from vitaltrust.queue.registry import Job, job_handler
+from vitaltrust.queue.registry import Job, batch_handler, job_handler
 
 CALLS_TABLE = """
 CREATE TABLE IF NOT EXISTS test_job_calls (
@@ -47,3 +48,29 @@ async def flaky(conn: Conn, job: Job) -> None:
 async def slow(conn: Conn, job: Job) -> None:
     await conn.execute(RECORD, (job.id, os.getpid(), job.attempts))
     await conn.execute("SELECT pg_sleep(%s)", (job.payload.get("seconds", 5),))
+
+
+# test_batched: a batch handler (one INSERT for all jobs; `attempt` records the batch size)
+# and its per-job form; a job with {"bad": true} fails either way.
+RECORD_MANY = """
+INSERT INTO test_job_calls (job_id, pid, attempt)
+SELECT unnest(%s::bigint[]), %s, %s
+"""
+
+
+def _check(job: Job) -> None:
+    if job.payload.get("bad"):
+        raise RuntimeError(f"bad job {job.id}")
+
+
+@job_handler("test_batched")
+async def batched_one(conn: Conn, job: Job) -> None:
+    await conn.execute(RECORD_MANY, ([job.id], os.getpid(), 1))
+    _check(job)
+
+
+@batch_handler("test_batched")
+async def batched_many(conn: Conn, jobs: Sequence[Job]) -> None:
+    await conn.execute(RECORD_MANY, ([j.id for j in jobs], os.getpid(), len(jobs)))
+    for job in jobs:
+        _check(job)

@@ -30,3 +30,23 @@ async def test_bench_e2e_against_a_running_serve(db_url: str, conn: Conn) -> Non
         " AS samples, (SELECT count(*) FROM webhook_sources WHERE is_sandbox) AS sources"
     )).fetchone()
     assert left == {"users": 0, "samples": 0, "sources": 0}  # (serve made its first admin)
+
+
+def test_a_delivery_never_reflected_counts_as_the_whole_run() -> None:
+    from vitaltrust.bench.e2e import latencies_ms
+
+    lat, misses = latencies_ms([1.0, 2.0, None, 3.0], [1.25, None, None, 3.5], 0.0, 40.0)
+    assert misses == 1  # the rejected delivery (no 202) is neither a latency nor a miss
+    assert lat == [250.0, 40_000.0, 500.0]
+
+
+def test_bench_e2e_backlog_on_its_own_serve_with_linked_users(db_url: str) -> None:
+    done = run_cli(db_url, "bench", "e2e", "--backlog", "60", "--users", "6",
+                   "--connections", "4", "--settle", "60", timeout=240)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["mode"] == "backlog" and out["server"] == "serve"
+    [run] = out["runs"]["candidate"]
+    assert run["accepted"] == run["reflected"] == 60 and run["not_reflected"] == 0
+    assert run["deliveries_per_s"] > 0 and run["seconds"] > 0
+    assert out["median"]["candidate"]["deliveries_per_s"] == run["deliveries_per_s"]

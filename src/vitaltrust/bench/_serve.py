@@ -42,12 +42,27 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -
     raise TimeoutError(f"the server did not start within {timeout:.0f} s")
 
 
+def wait_for_worker(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(url, autocommit=True) as c:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {proc.returncode}")
+            row = c.execute("SELECT count(*) FROM workers").fetchone()
+            if row and row[0]:
+                return
+            time.sleep(0.1)
+    raise TimeoutError(f"no worker registered within {timeout:.0f} s")
+
+
 @contextmanager
 def throwaway_deployment(commands: list[list[str]],
-                         setup: Callable[[Conn], Awaitable[T]] | None = None
+                         setup: Callable[[Conn], Awaitable[T]] | None = None,
+                         env: dict[str, str] | None = None
                          ) -> Iterator[tuple[str, str, T | None]]:
     """Yields (base URL, database URL, what `setup` returned). The first command serves HTTP
-    and gets `--port` appended; `setup` runs on the migrated database before they start."""
+    and gets `--port` appended; `setup` runs on the migrated database before they start;
+    `env` adds settings (VITALTRUST_*) for the processes."""
     tmp = Path(tempfile.mkdtemp(prefix="vt-bench-"))
     admin_url = os.environ.get("DATABASE_URL") or embedded_url(tmp / "data")
     name = f"vt_bench_{uuid.uuid4().hex[:10]}"
@@ -66,22 +81,38 @@ def throwaway_deployment(commands: list[list[str]],
         finally:
             await conn.close()
 
-    procs: list[subprocess.Popen[bytes]] = []
     try:
         prepared = asyncio.run(prepare())
-        with socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
-        env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING",
-                   VITALTRUST_DATA_DIR=str(tmp / "data"))
-        argv = [[*commands[0], "--port", str(port)], *commands[1:]]
-        procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *a], env=env,
+        with serving(url, commands, env, tmp) as base:
+            yield base, url, prepared
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as c:
+            c.execute(sql.SQL(DROP).format(sql.Identifier(name)))
+
+
+@contextmanager
+def serving(url: str, commands: list[list[str]], env: dict[str, str] | None = None,
+            data_dir: Path | None = None) -> Iterator[str]:
+    """Run `vitaltrust` processes on the database `url` (the first serves HTTP on a free
+    port, `--port` appended); yields its base URL once healthy; stops them all after."""
+    with socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc_env = {k: v for k, v in os.environ.items() if not k.startswith("VITALTRUST_")}
+    proc_env.update(DATABASE_URL=url, VITALTRUST_LOG_LEVEL="WARNING", **(env or {}))
+    if data_dir is not None:
+        proc_env["VITALTRUST_DATA_DIR"] = str(data_dir / "data")
+    argv = [[*commands[0], "--port", str(port)], *commands[1:]]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        procs = [subprocess.Popen([sys.executable, "-m", "vitaltrust", *a], env=proc_env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for a in argv]
         base = f"http://127.0.0.1:{port}"
         wait_healthy(base + "/healthz", procs[0])
-        yield base, url, prepared
+        if any(c[0] in ("serve", "worker") for c in commands):
+            wait_for_worker(url, procs[0])  # `serve`'s worker starts beside the API
+        yield base
     finally:
         for proc in procs:
             proc.terminate()
@@ -90,14 +121,17 @@ def throwaway_deployment(commands: list[list[str]],
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        with psycopg.connect(admin_url, autocommit=True) as c:
-            c.execute(sql.SQL(DROP).format(sql.Identifier(name)))
+
+
+# `serve` as it was before batch handlers and the worker child process (bench baselines)
+PER_JOB_INLINE = {"VITALTRUST_SERVE_WORKER": "inline", "VITALTRUST_WORKER_BATCH_HANDLERS": "false"}
 
 
 @contextmanager
-def throwaway_serve(workers: int = 0) -> Iterator[tuple[str, str]]:
+def throwaway_serve(workers: int = 0, env: dict[str, str] | None = None
+                    ) -> Iterator[tuple[str, str]]:
     """`vitaltrust serve`, or with `workers` > 0 `vitaltrust api` plus that many workers;
     yields (base URL, database URL)."""
     commands = [["serve"]] if workers == 0 else [["api"]] + [["worker"]] * workers
-    with throwaway_deployment(commands) as (base, url, _):
+    with throwaway_deployment(commands, env=env) as (base, url, _):
         yield base, url

@@ -1,10 +1,15 @@
-"""`vitaltrust bench ingest`: signed deliveries against a running server, with the same
-server's rate on GET /healthz (no database work) measured in the same run for scale.
+"""`vitaltrust bench ingest`: signed deliveries to linked accounts, and in the same run
+the same deliveries to the same process's no-database twin of the route (signature check,
+JSON, no write: POST /bench/webhooks/NAME) for scale.
 
+    vitaltrust bench ingest                  # own `vitaltrust serve` on a throw-away database
+    vitaltrust bench ingest --compare-api    # ... and `vitaltrust api` alone, interleaved
     vitaltrust bench ingest --url http://127.0.0.1:8000 --source NAME --secret whsec_...
-    vitaltrust bench ingest --self-host      # own `vitaltrust api` on a throw-away database
 
-Prints JSON: every run, and the medians over runs.
+Self-hosted, the deliveries go to `--accounts` provider accounts linked to users, so the
+worker that `serve` runs processes them while intake is measured (the production load).
+Against `--url` the baseline is GET /healthz (the no-database route is not mounted there
+unless VITALTRUST_BENCH_NO_STORE_ROUTE=true). Prints JSON: every run and the medians.
 """
 
 from __future__ import annotations
@@ -72,14 +77,18 @@ def summarize(t: Tally, n: int) -> dict[str, Any]:
 
 
 def one_run(base: str, kind: str, source: str, secret: str, n: int, concurrency: int,
-            processes: int, accounts: int) -> dict[str, Any]:
-    health = [build_request(base + "/healthz", "GET", b"", {})] * n
-    h = summarize(run_load(base + "/healthz", health, concurrency=concurrency,
-                           processes=processes), n)
+            processes: int, accounts: int, no_store_baseline: bool) -> dict[str, Any]:
+    if no_store_baseline:
+        url = f"{base}/bench/webhooks/{source}"
+        baseline = build_deliveries(url, kind, secret, n, accounts)
+    else:
+        url = base + "/healthz"
+        baseline = [build_request(url, "GET", b"", {})] * n
+    b = summarize(run_load(url, baseline, concurrency=concurrency, processes=processes), n)
     url = f"{base}/webhooks/{source}"
     deliveries = build_deliveries(url, kind, secret, n, accounts)
     d = summarize(run_load(url, deliveries, concurrency=concurrency, processes=processes), n)
-    return {"ingest": d, "healthz": h}
+    return {"ingest": d, "baseline": b}
 
 
 def _median(runs: list[dict[str, Any]], part: str, key: str) -> float | None:
@@ -87,19 +96,34 @@ def _median(runs: list[dict[str, Any]], part: str, key: str) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
 
+LINK_ACCOUNTS = """
+WITH u AS (
+    INSERT INTO users (email, role, display_name)
+    SELECT 'ingest-' || g || '@bench.invalid', 'client', 'bench ingest'
+    FROM generate_series(0, %(n)s - 1) AS g
+    RETURNING user_id, split_part(split_part(email, '@', 1), '-', 2) AS g
+)
+INSERT INTO source_accounts (source_id, external_user_id, user_id)
+SELECT %(source_id)s, 'bench-' || u.g, u.user_id FROM u
+"""
+
+
 @contextmanager
-def self_hosted(rate: float) -> Iterator[tuple[str, str, str]]:
-    """A throw-away database and `vitaltrust api` on it: yields (base url, source, secret)."""
+def self_hosted(rate: float, server: str, accounts: int) -> Iterator[tuple[str, str, str]]:
+    """A throw-away database, `vitaltrust serve` (or `api`) on it with the no-database route,
+    a source whose accounts are linked to users: yields (base url, source, secret)."""
     from vitaltrust.bench._serve import throwaway_deployment
     from vitaltrust.ingest.sources import create_source
 
     async def bench_source(conn: Conn) -> str:
-        _, secret = await create_source(conn, "bench", "standard", rate_per_second=rate,
-                                        rate_burst=int(rate), account_rate_per_second=rate,
-                                        account_rate_burst=int(rate))
+        source, secret = await create_source(
+            conn, "bench", "standard", rate_per_second=rate, rate_burst=int(rate),
+            account_rate_per_second=rate, account_rate_burst=int(rate))
+        await conn.execute(LINK_ACCOUNTS, {"n": accounts, "source_id": source.source_id})
         return secret
 
-    with throwaway_deployment([["api"]], bench_source) as (base, _, secret):
+    env = {"VITALTRUST_BENCH_NO_STORE_ROUTE": "true"}
+    with throwaway_deployment([[server]], bench_source, env) as (base, _, secret):
         assert secret is not None
         yield base, "bench", secret
 
@@ -116,35 +140,59 @@ def register(bench_app: typer.Typer) -> None:
         processes: Annotated[int, typer.Option(help="Load-generator processes.", min=1)] = 1,
         runs: Annotated[int, typer.Option(help="Runs; medians are reported.", min=1)] = 3,
         accounts: Annotated[int, typer.Option(help="Distinct provider accounts.", min=1)] = 1000,
-        self_host: Annotated[bool, typer.Option(
-            "--self-host", help="Start `vitaltrust api` on a throw-away database.")] = False,
-        rate: Annotated[float, typer.Option(help="--self-host: the source's rate limit/s.")] = 100000,
+        server: Annotated[str, typer.Option(
+            help="Self-hosted: serve (API + worker, the default) or api (API alone).")] = "serve",
+        compare_api: Annotated[bool, typer.Option(
+            "--compare-api", help="Self-hosted: also run `api` alone in every run; report "
+                                  "serve's intake against it.")] = False,
+        rate: Annotated[float, typer.Option(help="Self-hosted: the source's rate limit/s.")] = 100000,
     ) -> None:
         """Send signed deliveries; print accepted/s and latency percentiles as JSON."""
 
-        def go(base: str, src: str, sec: str) -> None:
-            results = [one_run(base.rstrip("/"), kind, src, sec, requests, concurrency, processes,
-                               accounts) for _ in range(runs)]
-            median = {
-                "accepted_per_s": _median(results, "ingest", "per_s"),
-                "p50_ms": _median(results, "ingest", "p50_ms"),
-                "p95_ms": _median(results, "ingest", "p95_ms"),
-                "p99_ms": _median(results, "ingest", "p99_ms"),
-                "errors": _median(results, "ingest", "errors"),
-                "healthz_per_s": _median(results, "healthz", "per_s"),
-                "healthz_p99_ms": _median(results, "healthz", "p99_ms"),
-            }
-            if median["accepted_per_s"] and median["healthz_per_s"]:
-                median["ingest_to_healthz_ratio"] = round(
-                    median["accepted_per_s"] / median["healthz_per_s"], 3)
-            typer.echo(json.dumps({"url": base, "source": src, "kind": kind, "requests": requests,
-                                   "concurrency": concurrency, "processes": processes,
-                                   "runs": results, "median": median, **median}, indent=2))
+        if server not in ("serve", "api"):
+            raise typer.BadParameter("--server is serve or api")
 
-        if self_host:
-            with self_hosted(rate) as (base, src, sec):
-                go(base, src, sec)
+        def measure(base: str, src: str, sec: str, no_store: bool) -> dict[str, Any]:
+            return one_run(base.rstrip("/"), kind, src, sec, requests, concurrency, processes,
+                           accounts, no_store)
+
+        if url is not None:
+            if not (source and secret):
+                raise typer.BadParameter("--source and --secret are required with --url")
+            results = [measure(url, source, secret, False) for _ in range(runs)]
+            typer.echo(json.dumps({"url": url, "source": source, "baseline": "GET /healthz",
+                                   **_report(results, kind, requests, concurrency, processes)},
+                                  indent=2))
             return
-        if not (url and source and secret):
-            raise typer.BadParameter("--url, --source and --secret are required (or --self-host)")
-        go(url, source, secret)
+        servers = [server, *(["api"] if compare_api and server != "api" else [])]
+        by_server: dict[str, list[dict[str, Any]]] = {s: [] for s in servers}
+        for _ in range(runs):  # interleaved: each server once per run, fresh database each
+            for name in servers:
+                with self_hosted(rate, name, accounts) as (base, src, sec):
+                    by_server[name].append(measure(base, src, sec, True))
+        out: dict[str, Any] = {
+            "baseline": "POST /bench/webhooks/NAME (same process, signed, no database)",
+            **{name: _report(r, kind, requests, concurrency, processes)
+               for name, r in by_server.items()}}
+        if len(servers) == 2:
+            out["serve_to_api_intake_ratio"] = round(
+                out[server]["accepted_per_s"] / out["api"]["accepted_per_s"], 3)
+        typer.echo(json.dumps(out, indent=2))
+
+
+def _report(results: list[dict[str, Any]], kind: str, requests: int, concurrency: int,
+            processes: int) -> dict[str, Any]:
+    median = {
+        "accepted_per_s": _median(results, "ingest", "per_s"),
+        "p50_ms": _median(results, "ingest", "p50_ms"),
+        "p95_ms": _median(results, "ingest", "p95_ms"),
+        "p99_ms": _median(results, "ingest", "p99_ms"),
+        "errors": _median(results, "ingest", "errors"),
+        "baseline_per_s": _median(results, "baseline", "per_s"),
+        "baseline_p99_ms": _median(results, "baseline", "p99_ms"),
+    }
+    if median["accepted_per_s"] and median["baseline_per_s"]:
+        median["ingest_to_baseline_ratio"] = round(
+            median["accepted_per_s"] / median["baseline_per_s"], 3)
+    return {"kind": kind, "requests": requests, "concurrency": concurrency,
+            "processes": processes, "runs": results, **median}

@@ -2,7 +2,10 @@
 
 Runs in a throw-away database on the configured server (created and dropped here).
 With --compare-pgqueuer, each run also drains the same number of no-op jobs with W
-pgqueuer consumer processes on the same server, and the report gives the ratio.
+pgqueuer consumer processes on the same server, once on asyncpg (pgqueuer's usual driver)
+and once on psycopg, at the same batch size, and with as many jobs in flight per process
+(max_concurrent_tasks = slots * batch size); the report gives both ratios. --workers-scaling
+also drains with 1 worker in every run and reports W workers against 1.
 Workers are started and idle before the clock starts: we time the queue, not Python's
 start-up. `latency_ms` (enqueue to start) is for the bulk backlog, so it mostly measures
 the wait in line; `idle_latency_ms` is for single jobs enqueued one by one to idle workers
@@ -121,7 +124,8 @@ async def run_vitaltrust(url: str, jobs: int, workers: int, concurrency: int,
         await conn.close()
 
 
-async def run_pgqueuer(url: str, jobs: int, workers: int, batch_size: int) -> dict[str, Any]:
+async def run_pgqueuer(url: str, jobs: int, workers: int, batch_size: int, max_tasks: int,
+                       driver: str) -> dict[str, Any]:
     from pgqueuer import PsycopgDriver, Queries
 
     conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
@@ -132,8 +136,8 @@ async def run_pgqueuer(url: str, jobs: int, workers: int, batch_size: int) -> di
         if not await queries.has_table("pgqueuer"):
             await queries.install()
         await dconn.execute(PGQ_RESET)
-        procs = [_spawn(["-m", "vitaltrust.bench._pgqueuer_consumer", url, str(batch_size)], url)
-                 for _ in range(workers)]
+        procs = [_spawn(["-m", "vitaltrust.bench._pgqueuer_consumer", url, str(batch_size),
+                         str(max_tasks), driver], url) for _ in range(workers)]
         await asyncio.sleep(3)  # pgqueuer has no readiness signal: give consumers time to start
         t0 = time.perf_counter()
         await queries.enqueue(["noop"] * jobs, [None] * jobs, [0] * jobs)
@@ -155,8 +159,11 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 
 
+DRIVERS = ("asyncpg", "psycopg")
+
+
 async def bench(server_url: str, *, jobs: int, workers: int, concurrency: int, batch_size: int,
-                runs: int, compare: bool, pgqueuer_batch: int = 10) -> dict[str, Any]:
+                runs: int, compare: bool, scaling: bool = False) -> dict[str, Any]:
     name = f"vt_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
@@ -168,11 +175,16 @@ async def bench(server_url: str, *, jobs: int, workers: int, concurrency: int, b
         finally:
             await conn.close()
         ours: list[dict[str, Any]] = []
-        theirs: list[dict[str, Any]] = []
-        for _ in range(runs):
+        one: list[dict[str, Any]] = []
+        theirs: dict[str, list[dict[str, Any]]] = {d: [] for d in DRIVERS}
+        for _ in range(runs):  # interleaved: every variant once per run
             ours.append(await run_vitaltrust(url, jobs, workers, concurrency, batch_size))
+            if scaling:
+                one.append(await run_vitaltrust(url, jobs, 1, concurrency, batch_size))
             if compare:
-                theirs.append(await run_pgqueuer(url, jobs, workers, pgqueuer_batch))
+                for driver in DRIVERS:
+                    theirs[driver].append(await run_pgqueuer(
+                        url, jobs, workers, batch_size, concurrency * batch_size, driver))
         lat = {k: statistics.median(r["latency_ms"][k] for r in ours) for k in ("p50", "p95", "p99")}
         idle = {k: statistics.median(r["idle_latency_ms"][k] for r in ours)
                 for k in ("p50", "p95", "p99")}
@@ -184,14 +196,23 @@ async def bench(server_url: str, *, jobs: int, workers: int, concurrency: int, b
             "processed_per_s": _median(ours, "processed_per_s"),
             "latency_ms": lat, "idle_latency_ms": idle,
             "all_completed": all(r["completed"] == jobs for r in ours),
-            "vitaltrust_runs": ours,
+            "vitaltrust_runs": [r["processed_per_s"] for r in ours],
         }
+        if scaling:
+            report["one_worker"] = {"processed_per_s": _median(one, "processed_per_s"),
+                                    "runs": [r["processed_per_s"] for r in one]}
+            report["ratio_workers_vs_one"] = round(
+                report["processed_per_s"] / report["one_worker"]["processed_per_s"], 3)
         if compare:
-            pgq = _median(theirs, "processed_per_s")
-            report["pgqueuer"] = {"processed_per_s": pgq, "batch_size": pgqueuer_batch,
-                                  "enqueue_per_s": _median(theirs, "enqueue_per_s"),
-                                  "runs": theirs}
-            report["ratio_processed_vs_pgqueuer"] = round(report["processed_per_s"] / pgq, 3)
+            for driver in DRIVERS:
+                pgq = _median(theirs[driver], "processed_per_s")
+                report[f"pgqueuer_{driver}"] = {
+                    "processed_per_s": pgq, "batch_size": batch_size,
+                    "max_concurrent_tasks": concurrency * batch_size,
+                    "enqueue_per_s": _median(theirs[driver], "enqueue_per_s"),
+                    "runs": [r["processed_per_s"] for r in theirs[driver]]}
+                report[f"ratio_processed_vs_pgqueuer_{driver}"] = round(
+                    report["processed_per_s"] / pgq, 3)
         return report
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:
@@ -208,9 +229,10 @@ def register(bench_app: typer.Typer) -> None:
         batch_size: Annotated[int | None, typer.Option(help="Jobs claimed per batch.", min=1)] = None,
         runs: Annotated[int, typer.Option(help="Runs; medians are reported.", min=1)] = 3,
         compare_pgqueuer: Annotated[bool, typer.Option(
-            "--compare-pgqueuer", help="Also drain with pgqueuer on the same server.")] = False,
-        pgqueuer_batch_size: Annotated[int, typer.Option(
-            help="pgqueuer's batch_size (its default is 10).", min=1)] = 10,
+            "--compare-pgqueuer", help="Also drain with pgqueuer (asyncpg and psycopg) on the "
+                                       "same server, same batch size and jobs in flight.")] = False,
+        workers_scaling: Annotated[bool, typer.Option(
+            "--workers-scaling", help="Also drain with 1 worker in every run.")] = False,
     ) -> None:
         """Queue throughput and latency (JSON on stdout)."""
         from vitaltrust.cli import run, settings
@@ -219,5 +241,5 @@ def register(bench_app: typer.Typer) -> None:
         report = run(bench(resolve_database_url(s), jobs=jobs, workers=workers,
                            concurrency=concurrency or s.worker_concurrency,
                            batch_size=batch_size or s.worker_batch_size, runs=runs,
-                           compare=compare_pgqueuer, pgqueuer_batch=pgqueuer_batch_size))
+                           compare=compare_pgqueuer, scaling=workers_scaling))
         typer.echo(json.dumps(report, indent=2))

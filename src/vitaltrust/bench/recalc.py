@@ -1,9 +1,11 @@
 """`vitaltrust bench recalc`: recalculate N (user, metric) confidence pairs; pairs/s.
 
-`--via inline` (default) is `confidence recalculate-all --now`: batches of pairs, one
-transaction each, in `--processes` processes. `--via queue` enqueues every pair with
-`enqueue_initial_confidence_calculations()` and drains the queue with `run_until_idle`
-in `--processes` processes: the production path, one job per pair.
+`--via queue` (default) enqueues every pair with `enqueue_initial_confidence_calculations()`
+and drains the queue with `run_until_idle` in `--processes` processes: the production
+path, one job per pair, claimed in batches of VITALTRUST_WORKER_BATCH_SIZE that the
+batch handler scores together. `--via inline` is `confidence recalculate-all --now`:
+batches of `--batch-size` pairs, one transaction each. Unless `--no-beside`, every run
+also times the other path on the same data, so both are measured in the same run.
 Data is generated in a throw-away database (or --database-url). JSON on stdout.
 """
 
@@ -110,7 +112,7 @@ async def _one_run(url: str, via: str, pairs: list[Pair], processes: int,
 
 async def bench(server_url: str, given_url: str | None, *, pairs: int, metrics: int,
                 samples_per: int, processes: int, batch_size: int, via: str, runs: int,
-                keep: bool) -> dict[str, Any]:
+                keep: bool, beside: bool = True) -> dict[str, Any]:
     users = max(1, -(-pairs // metrics))
     async with bench_database(server_url, given_url, keep) as url:
         conn = await connect(url)
@@ -122,19 +124,29 @@ async def bench(server_url: str, given_url: str | None, *, pairs: int, metrics: 
             chosen = (await bench_pairs(conn, tag, metrics))[:pairs]
         finally:
             await conn.close()
-        results = []
+        results: list[dict[str, Any]] = []
+        other = "inline" if via == "queue" else "queue"
+        others: list[dict[str, Any]] = []
         for i in range(runs):
             _say(f"run {i + 1}/{runs}: {len(chosen)} pairs via {via}, {processes} process(es)")
             results.append(await _one_run(url, via, chosen, processes, batch_size))
-    return {
+            if beside:
+                _say(f"run {i + 1}/{runs}: the same via {other}")
+                others.append(await _one_run(url, other, chosen, processes, batch_size))
+    report: dict[str, Any] = {
         "scenario": "recalc", "pairs": len(chosen), "via": via, "processes": processes,
-        "batch_size": batch_size if via == "inline" else None, "metrics": metrics,
+        "inline_batch_size": batch_size, "metrics": metrics,
         "samples_per_pair": samples_per, "generate_seconds": round(generate_seconds, 1),
         "runs": results,
         "median_pairs_per_s": statistics.median(r["pairs_per_s"] for r in results),
         "median_seconds": statistics.median(r["seconds"] for r in results),
         "target_pairs_per_s": 1000,
     }
+    if beside:
+        median = statistics.median(r["pairs_per_s"] for r in others)
+        report[other] = {"runs": others, "median_pairs_per_s": median}
+        report[f"ratio_{via}_to_{other}"] = round(report["median_pairs_per_s"] / median, 3)
+    return report
 
 
 def register(bench_app: typer.Typer) -> None:
@@ -148,7 +160,9 @@ def register(bench_app: typer.Typer) -> None:
         processes: Annotated[int, typer.Option(help="Recalculating processes.", min=1)] = 2,
         batch_size: Annotated[int, typer.Option(help="inline: pairs per transaction.", min=1)]
             = 500,
-        via: Annotated[str, typer.Option(help="inline | queue")] = "inline",
+        via: Annotated[str, typer.Option(help="queue (production) | inline")] = "queue",
+        beside: Annotated[bool, typer.Option(
+            help="Also time the other path in every run.")] = True,
         runs: Annotated[int, typer.Option(help="Runs; the median is reported.", min=1)] = 1,
         database_url: Annotated[str | None, typer.Option(
             help="Use this database instead of a throw-away one.")] = None,
@@ -162,5 +176,6 @@ def register(bench_app: typer.Typer) -> None:
         s = settings()
         report = run(bench(resolve_database_url(s), database_url, pairs=pairs, metrics=metrics,
                            samples_per=samples_per_pair, processes=processes,
-                           batch_size=batch_size, via=via, runs=runs, keep=keep))
+                           batch_size=batch_size, via=via, runs=runs, keep=keep,
+                           beside=beside))
         typer.echo(json.dumps(report, indent=2))

@@ -17,11 +17,13 @@ from vitaltrust.confidence.refresh import daily_series, next_refresh_at
 from vitaltrust.config import get_settings
 from vitaltrust.db import Conn
 from vitaltrust.metrics.catalog import load_specs
-from vitaltrust.queue.registry import Job, job_handler
+from vitaltrust.queue.enqueue import NewJob
+from vitaltrust.queue.registry import Job, batch_handler, job_handler
 from vitaltrust.queue.scheduler import periodic_task
 
 log = logging.getLogger(__name__)
 
+CONFIDENCE_JOB = "confidence_calculation"
 REFRESH_TASK = "confidence_refresh"
 REFRESH_INTERVAL_SECONDS = 60
 REFRESH_BATCH = 5000
@@ -77,13 +79,22 @@ async def recalculate_pairs(conn: Conn, pairs: Sequence[Pair], *,
     return len(results)
 
 
-@job_handler("confidence_calculation")
-async def handle_confidence_calculation(conn: Conn, job: Job) -> None:
+def job_pair(job: Job | NewJob) -> Pair:
     try:
-        pair = (int(job.payload["user_id"]), str(job.payload["metric"]))
+        return int(job.payload["user_id"]), str(job.payload["metric"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed confidence_calculation payload: {job.payload!r}") from exc
-    await recalculate_pairs(conn, [pair])
+
+
+@job_handler(CONFIDENCE_JOB)
+async def handle_confidence_calculation(conn: Conn, job: Job) -> None:
+    await recalculate_pairs(conn, [job_pair(job)])
+
+
+@batch_handler(CONFIDENCE_JOB)
+async def handle_confidence_batch(conn: Conn, jobs: Sequence[Job]) -> None:
+    """Every claimed pair in one `recalculate_pairs` (a constant number of statements)."""
+    await recalculate_pairs(conn, [job_pair(j) for j in jobs])
 
 
 async def enqueue_due_refreshes(conn: Conn, now: datetime, *, limit: int = REFRESH_BATCH) -> int:

@@ -103,14 +103,25 @@ async def _linked(kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         max_bytes=settings.linked_payload_max_bytes)
 
 
-async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult
-                 ) -> tuple[str, int, list[Rejection]]:
+async def parse_event(event: dict[str, Any]) -> AdapterResult:
+    """The adapter's reading of a stored delivery (its linked payload downloaded first)."""
+    payload = await _linked(event["kind"], load_payload(bytes(event["body"])))
+    return adapt(event["kind"], payload)
+
+
+def account_ids(result: AdapterResult) -> list[str]:
+    return list(dict.fromkeys(_clean(s).external_user_id for s in result.samples))
+
+
+async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult,
+                 users: dict[str, int] | None = None) -> tuple[str, int, list[Rejection]]:
     by_account: dict[str, list[RawSample]] = defaultdict(list)
     for sample in map(_clean, result.samples):
         by_account[sample.external_user_id].append(sample)
-    rows = await (await conn.execute(LOAD_ACCOUNTS, (event["source_id"], list(by_account)))
-                  ).fetchall()
-    users = {r["external_user_id"]: int(r["user_id"]) for r in rows}
+    if users is None:
+        rows = await (await conn.execute(LOAD_ACCOUNTS, (event["source_id"], list(by_account)))
+                      ).fetchall()
+        users = {r["external_user_id"]: int(r["user_id"]) for r in rows}
     stored = 0
     rejections = list(result.rejections)
     for account, samples in by_account.items():
@@ -129,9 +140,21 @@ async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult
     return status, stored, rejections
 
 
-async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
-    """Process one stored delivery; returns its new status (None: nothing to do)."""
-    event = await (await conn.execute(LOAD_EVENT, (webhook_event_id,))).fetchone()
+async def process_event(conn: Conn, webhook_event_id: int, *,
+                        loaded: tuple[dict[str, Any], AdapterResult | AdapterError,
+                                      dict[str, int]] | None = None,
+                        finish: list[dict[str, Any]] | None = None) -> str | None:
+    """Process one stored delivery; returns its new status (None: nothing to do).
+
+    A batch (ingest.batch_jobs) passes the event row (locked), its `parse_event` result and
+    its account links as `loaded`, and collects the FINISH_EVENT parameters in `finish`.
+    """
+    if loaded is None:
+        event = await (await conn.execute(LOAD_EVENT, (webhook_event_id,))).fetchone()
+        parsed: AdapterResult | AdapterError | None = None
+        users: dict[str, int] | None = None
+    else:
+        event, parsed, users = loaded
     if event is None or event["status"] in DONE:
         return None
     started = time.perf_counter()
@@ -141,22 +164,27 @@ async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
     event_type: str | None = None
     ignored: tuple[str, ...] = ()
     try:
-        payload = await _linked(event["kind"], load_payload(bytes(event["body"])))
-        result = adapt(event["kind"], payload)
+        if isinstance(parsed, AdapterError):
+            raise parsed
+        result = parsed if parsed is not None else await parse_event(event)
         event_type = result.event_type[:100] if result.event_type else None
         ignored = result.ignored
         if result.samples or not (result.notification_only or result.needs_pull):
-            status, stored, rejections = await _store(conn, event, result)
+            status, stored, rejections = await _store(conn, event, result, users)
         else:
             status = "needs_pull" if result.needs_pull else "ignored"
     except AdapterError as exc:
         status, error = "failed", str(exc)[:1000]
     ms = (time.perf_counter() - started) * 1000
-    await conn.execute(FINISH_EVENT, {
+    params = {
         "id": webhook_event_id, "status": status, "ms": ms, "count": stored, "error": error,
         "rejections": json.dumps([_rejection_json(r) for r in rejections[:MAX_STORED_REJECTIONS]]),
         "event_type": event_type, "ignored": json.dumps([_no_nul(i) for i in ignored[:100]]),
-    })
+    }
+    if finish is None:
+        await conn.execute(FINISH_EVENT, params)
+    else:
+        finish.append(params)
     if not event["is_sandbox"]:
         # ignored has its own count (migration 0601: received = processed + unmatched +
         # ignored + failed + queued); a needs_pull ping counts as processed and needs_pull
@@ -167,9 +195,13 @@ async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
     return str(status)
 
 
+def event_id(job: Job) -> int:
+    value = job.payload.get("webhook_event_id")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"webhook_processing payload needs an integer webhook_event_id: {job.payload}")
+    return value
+
+
 @job_handler("webhook_processing")
 async def handle_webhook_processing(conn: Conn, job: Job) -> None:
-    event_id = job.payload.get("webhook_event_id")
-    if not isinstance(event_id, int) or isinstance(event_id, bool):
-        raise ValueError(f"webhook_processing payload needs an integer webhook_event_id: {job.payload}")
-    await process_event(conn, event_id)
+    await process_event(conn, event_id(job))

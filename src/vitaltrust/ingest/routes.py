@@ -77,7 +77,8 @@ def parse_json(content_type: str | None, body: bytes) -> dict[str, Any]:
 
 
 async def _accept(request: Request, name: str, settings: Settings, stats: StatsRecorder,
-                  rt: IngestRuntime, url_token: str | None) -> tuple[Source | None, JSONResponse]:
+                  rt: IngestRuntime, url_token: str | None, *,
+                  store: bool = True) -> tuple[Source | None, JSONResponse]:
     source = await rt.sources.get(name)
     if source is None or not source.enabled or source.kind == "manual" or (
             url_token is not None and source.kind != "garmin"):
@@ -105,6 +106,9 @@ async def _accept(request: Request, name: str, settings: Settings, stats: StatsR
         digest = hashlib.sha256(body).digest()
         delivery = Delivery(source.source_id, provider_id or digest.hex(), digest, body,
                             content_type, event_type(source.kind, payload), check)
+        if not store:  # the bench baseline: everything but the database
+            return source, JSONResponse({"webhook_event_id": None,
+                                         "event_id": delivery.event_id}, status_code=202)
         stored = await rt.writer.store(delivery)  # outage: 503 by the app's handler
         if stored.rate is not None and not stored.rate.allowed:
             retry = max(1, int(stored.rate.retry_after + 0.999))
@@ -157,3 +161,16 @@ async def _receive(source: str, request: Request, url_token: str | None) -> JSON
     finally:
         if not getattr(request.state, "sandbox", False):
             stats.record_call("webhook-ingest", (time.perf_counter() - started) * 1000, ok=ok)
+
+
+# `bench ingest`'s baseline, mounted only with VITALTRUST_BENCH_NO_STORE_ROUTE=true: the same
+# source lookup (cached), body limit, signature check and JSON parsing, no database write.
+bench_router = APIRouter(tags=["bench"])
+
+
+@bench_router.post("/bench/webhooks/{source}", status_code=202, response_model=None,
+                   include_in_schema=False)
+async def receive_without_storing(source: str, request: Request) -> JSONResponse:
+    _, response = await _accept(request, source, request.app.state.settings,
+                                StatsRecorder(None), runtime(request.app), None, store=False)
+    return response

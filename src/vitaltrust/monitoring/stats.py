@@ -1,8 +1,10 @@
 """Cheap statistics for the hot paths: count in memory, add to per-minute rollups in batches.
 
-Ingestion and the worker call `record_call` / `record_webhook` (no I/O); a background task
-flushes every `stats_flush_seconds` with one statement per rollup table. A SIGKILL loses
-at most one flush interval of statistics, never a delivery or a job.
+Ingestion and the worker call `record_call` / `record_webhook` / `record_jobs` (no I/O); a
+background task flushes every `stats_flush_seconds` with one statement per rollup table, rows
+sorted. A worker records a batch's job and processing counts only after the batch committed,
+so no rollup row is locked on the jobs' commit path. A SIGKILL loses at most one flush
+interval of statistics, never a delivery or a job.
 """
 
 from __future__ import annotations
@@ -66,6 +68,22 @@ ON CONFLICT (source_id, bucket) DO UPDATE SET
     needs_pull = t.needs_pull + EXCLUDED.needs_pull,
     processing_ms = t.processing_ms + EXCLUDED.processing_ms
 """
+
+
+FLUSH_JOB_STATS = """
+INSERT INTO job_stats_minute AS t
+    (job_type, bucket, completed, failed, retried, total_ms, wait_ms)
+SELECT job_type, bucket, completed, failed, retried, total_ms, wait_ms
+FROM jsonb_to_recordset(%s::jsonb) AS r(job_type text, bucket timestamptz, completed bigint,
+     failed bigint, retried bigint, total_ms float8, wait_ms float8)
+ON CONFLICT (job_type, bucket) DO UPDATE SET
+    completed = t.completed + EXCLUDED.completed,
+    failed = t.failed + EXCLUDED.failed,
+    retried = t.retried + EXCLUDED.retried,
+    total_ms = t.total_ms + EXCLUDED.total_ms,
+    wait_ms = t.wait_ms + EXCLUDED.wait_ms
+"""
+JOB_FIELDS = ("completed", "failed", "retried", "total_ms", "wait_ms")
 
 
 # Cumulative totals (Prometheus counters): the same rows summed over minutes, one per key.
@@ -135,6 +153,8 @@ class StatsRecorder:
         self._calls: dict[tuple[str, str], _Calls] = defaultdict(_Calls)
         self._webhooks: dict[tuple[int, str], dict[str, float]] = defaultdict(
             lambda: dict.fromkeys((*WEBHOOK_FIELDS, "processing_ms"), 0.0))
+        self._jobs: dict[tuple[str, str], dict[str, float]] = defaultdict(
+            lambda: dict.fromkeys(JOB_FIELDS, 0.0))
         self._task: asyncio.Task[None] | None = None
 
     def record_call(self, function_name: str, duration_ms: float, *, ok: bool = True,
@@ -159,6 +179,20 @@ class StatsRecorder:
         w = self._webhooks[(source_id, _minute())]
         w[outcome] += count
         w["processing_ms"] += processing_ms
+
+    def record_jobs(self, job_type: str, *, completed: int = 0, failed: int = 0,
+                    retried: int = 0, total_ms: float = 0.0, wait_ms: float = 0.0) -> None:
+        """Count finished jobs of one type (the caller leaves sandbox jobs out)."""
+        j = self._jobs[(job_type, _minute())]
+        for name, value in (("completed", completed), ("failed", failed), ("retried", retried),
+                            ("total_ms", total_ms), ("wait_ms", wait_ms)):
+            j[name] += value
+
+    def _drain_jobs(self) -> list[dict[str, object]]:
+        jobs, self._jobs = self._jobs, defaultdict(lambda: dict.fromkeys(JOB_FIELDS, 0.0))
+        return [{"job_type": t, "bucket": b, "total_ms": j["total_ms"], "wait_ms": j["wait_ms"],
+                 **{k: int(j[k]) for k in ("completed", "failed", "retried")}}
+                for (t, b), j in sorted(jobs.items())]
 
     def _drain(self) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
         calls, self._calls = self._calls, defaultdict(_Calls)
@@ -190,9 +224,16 @@ class StatsRecorder:
             target = self._webhooks[hook_key]
             for field_name, value in w.items():
                 target[field_name] += value
+        for job_key, j in other._jobs.items():
+            mine_j = self._jobs[job_key]
+            for field_name, value in j.items():
+                mine_j[field_name] += value
 
     async def flush_to(self, conn: Conn) -> None:
         call_rows, hook_rows = self._drain()
+        job_rows = self._drain_jobs()
+        if job_rows:
+            await conn.execute(FLUSH_JOB_STATS, (json.dumps(job_rows),))
         if call_rows:
             calls_json = json.dumps(call_rows)
             await conn.execute(FLUSH_FUNCTION_STATS, (calls_json,))
@@ -203,7 +244,7 @@ class StatsRecorder:
             await conn.execute(FLUSH_WEBHOOK_TOTALS, (hooks_json,))
 
     async def flush(self) -> None:
-        if self._pool is None or (not self._calls and not self._webhooks):
+        if self._pool is None or (not self._calls and not self._webhooks and not self._jobs):
             return
         async with self._pool.connection() as conn, conn.transaction():
             await self.flush_to(conn)
@@ -230,10 +271,11 @@ class StatsRecorder:
             await self.flush()
 
 
-# --- statistics written in a job's transaction --------------------------------------------
-# The job runner collects each job's counts and writes them once per batch, sorted, just
-# before the batch commits (a job rolled back to its savepoint contributes nothing). Outside
-# a runner (a handler called directly) they are written at once.
+# --- statistics counted inside jobs -------------------------------------------------------
+# The job runner collects each job's counts (a job rolled back to its savepoint contributes
+# nothing); a running worker adds them to its recorder once the batch committed, while
+# run_until_idle writes them in the batch's transaction. Outside a runner (a handler called
+# directly) they are written at once.
 _job_collector: contextvars.ContextVar[StatsRecorder | None] = contextvars.ContextVar(
     "vt_job_stats", default=None)
 

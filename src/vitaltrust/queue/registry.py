@@ -5,6 +5,12 @@ transaction on `conn`, calls the handler, and commits; raising fails the attempt
 rolls back everything the handler wrote. Handlers must be idempotent: a job whose
 worker died after the commit but before its completion was recorded runs again.
 
+A job type may also register a batch handler, `async def handle(conn, jobs) -> None`
+with `@batch_handler("type")`: the runner then passes every claimed job of that type at
+once (in the same transaction), so the work takes a constant number of statements. If it
+raises, the runner falls back to one savepoint per job and calls it with one job each, so
+a failing job is isolated and retried alone.
+
 Domains register handlers in their own `jobs.py` with `@job_handler("type")`;
 `load_handlers()` imports every such module.
 """
@@ -15,8 +21,8 @@ import importlib
 import importlib.util
 import os
 import pkgutil
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +41,7 @@ class Job:
 
 
 Handler = Callable[[Conn, Job], Awaitable[None]]
+BatchHandler = Callable[[Conn, Sequence[Job]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -42,10 +49,13 @@ class HandlerSpec:
     job_type: str
     handler: Handler
     timeout_seconds: float | None
+    batch: BatchHandler | None = None
 
 
 _HANDLERS: dict[str, HandlerSpec] = {}
-HANDLER_MODULES = ("vitaltrust.ingest.jobs", "vitaltrust.confidence.jobs", "vitaltrust.queue.jobs")
+_BATCH_HANDLERS: dict[str, BatchHandler] = {}
+HANDLER_MODULES = ("vitaltrust.ingest.jobs", "vitaltrust.ingest.batch_jobs",
+                   "vitaltrust.confidence.jobs", "vitaltrust.queue.jobs")
 # Comma-separated extra modules to import (tests register test-only job types this way,
 # so that worker subprocesses know them too).
 EXTRA_MODULES_ENV = "VITALTRUST_EXTRA_JOB_MODULES"
@@ -60,8 +70,23 @@ def job_handler(job_type: str, *, timeout_seconds: float | None = None
     return register
 
 
+def batch_handler(job_type: str) -> Callable[[BatchHandler], BatchHandler]:
+    """Register the batch form of `job_type` (its `@job_handler` stays the per-job form)."""
+    def register(fn: BatchHandler) -> BatchHandler:
+        _BATCH_HANDLERS[job_type] = fn
+        return fn
+
+    return register
+
+
+def _with_batch(spec: HandlerSpec) -> HandlerSpec:
+    batch = _BATCH_HANDLERS.get(spec.job_type)
+    return spec if batch is None or spec.batch is batch else replace(spec, batch=batch)
+
+
 def get_handler(job_type: str) -> HandlerSpec | None:
-    return _HANDLERS.get(job_type)
+    spec = _HANDLERS.get(job_type)
+    return None if spec is None else _with_batch(spec)
 
 
 def _domain_job_modules() -> list[str]:
@@ -84,4 +109,4 @@ def load_handlers() -> dict[str, HandlerSpec]:
     extra = os.environ.get(EXTRA_MODULES_ENV, "")
     for name in filter(None, (m.strip() for m in extra.split(","))):
         importlib.import_module(name)
-    return dict(_HANDLERS)
+    return {t: _with_batch(spec) for t, spec in _HANDLERS.items()}

@@ -1,4 +1,5 @@
-"""Running workers: inside `serve` (start_worker) or as `vitaltrust worker` (run_worker_process).
+"""Running workers: `vitaltrust worker` (run_worker_process), which `serve` also starts as
+its child (spawn_worker_process), or inside the API process (start_worker).
 
 A worker has N slots; each slot claims a batch, runs it (see worker.py) and loops, and
 waits for a NOTIFY on `vitaltrust_jobs` (or the poll interval) when nothing is runnable.
@@ -14,6 +15,8 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 
@@ -57,7 +60,7 @@ class Worker:
         self.settings = settings
         self.stats = stats
         self.worker_id = new_worker_id()
-        self.runner = BatchRunner(self.worker_id, settings, load_handlers())
+        self.runner = BatchRunner(self.worker_id, settings, load_handlers(), stats)
         self.scheduler = Scheduler(url, pool, settings, self.worker_id)
         self.jobs_completed = 0
         self.jobs_failed = 0
@@ -264,3 +267,30 @@ async def run_worker_process(settings: Settings) -> None:
         await worker.stop()
         await stats.stop()
         await pool.close()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Ask Linux to send SIGTERM when the parent dies (no orphaned worker after a SIGKILL)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def spawn_worker_process(database_url: str) -> subprocess.Popen[bytes]:
+    """`serve`'s worker: a `vitaltrust worker` child on the same database and settings."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.Popen([sys.executable, "-m", "vitaltrust", "worker"], env=env,
+                            preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+
+
+def stop_worker_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM (the worker hands unfinished jobs back), then SIGKILL after `timeout`."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("the worker process did not stop within %.0f s; killing it", timeout)
+        proc.kill()
+        proc.wait()

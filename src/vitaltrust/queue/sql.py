@@ -91,24 +91,6 @@ FROM (SELECT id FROM background_jobs
 WHERE b.id = mine.id
 """
 
-# Rows sorted by job_type so concurrent batches lock rollup rows in one order.
-ADD_JOB_STATS = """
-INSERT INTO job_stats_minute AS t
-    (job_type, bucket, completed, failed, retried, total_ms, wait_ms)
-SELECT r.job_type, date_trunc('minute', now()), r.completed, r.failed, r.retried,
-       r.total_ms, r.wait_ms
-FROM unnest(%(types)s::text[], %(completed)s::bigint[], %(failed)s::bigint[],
-            %(retried)s::bigint[], %(total_ms)s::float8[], %(wait_ms)s::float8[])
-     AS r(job_type, completed, failed, retried, total_ms, wait_ms)
-ORDER BY r.job_type
-ON CONFLICT (job_type, bucket) DO UPDATE SET
-    completed = t.completed + EXCLUDED.completed,
-    failed = t.failed + EXCLUDED.failed,
-    retried = t.retried + EXCLUDED.retried,
-    total_ms = t.total_ms + EXCLUDED.total_ms,
-    wait_ms = t.wait_ms + EXCLUDED.wait_ms
-"""
-
 # --- worker registry --------------------------------------------------------------------
 UPSERT_WORKER = """
 INSERT INTO workers AS w (worker_id, host, pid, version, concurrency, heartbeat_seconds,

@@ -1,10 +1,12 @@
 """Claiming and running batches of jobs.
 
 A batch is claimed in one short transaction (status 'processing', a lease). Its handlers
-then run one after another in ONE transaction on the same connection, and the jobs are
-marked completed in that same transaction: a job's effects and its completion commit
-together, or not at all. The fast path has no savepoints; if a handler raises, the batch
-is rolled back and rerun with a savepoint per job (the failed job is not rerun).
+then run in ONE transaction on the same connection, and the jobs are marked completed in
+that same transaction: a job's effects and its completion commit together, or not at all.
+Job types with a batch handler get all their claimed jobs in one call; the others run one
+after another. The fast path has no savepoints; if a handler raises, the batch is rolled
+back and rerun with a savepoint per job (a failed single job is not rerun; after a failed
+batch call every job of it is rerun alone, so the failing one is isolated).
 """
 
 from __future__ import annotations
@@ -94,7 +96,9 @@ class _LeaseLost(Exception):
 
 
 class _HandlerFailed(Exception):
-    def __init__(self, job_id: int, error: str) -> None:
+    """`job_id` None: a batch call failed, which of its jobs is not known."""
+
+    def __init__(self, job_id: int | None, error: str) -> None:
         super().__init__(error)
         self.job_id = job_id
         self.error = error
@@ -110,13 +114,21 @@ class _Tally:
 
 
 class BatchRunner:
-    """Runs claimed batches for one worker identity."""
+    """Runs claimed batches for one worker identity.
+
+    With `stats` (a running worker's recorder), a batch's statistics are counted in memory
+    once it committed and flushed by the recorder (at most once per flush interval, rows
+    sorted): the jobs' commit then holds no rollup row lock. Without (run_until_idle,
+    tools), they are written in the batch's own transaction.
+    """
 
     def __init__(self, worker_id: str, settings: Settings,
-                 handlers: dict[str, HandlerSpec] | None = None) -> None:
+                 handlers: dict[str, HandlerSpec] | None = None,
+                 stats: StatsRecorder | None = None) -> None:
         self.worker_id = worker_id
         self.settings = settings
         self.handlers = handlers if handlers is not None else load_handlers()
+        self.stats = stats
         self.tracebacks: dict[int, str] = {}  # job id -> traceback, until its attempt is recorded
 
     def _spec(self, job_type: str) -> HandlerSpec | None:
@@ -125,29 +137,60 @@ class BatchRunner:
     def _timeout(self, spec: HandlerSpec) -> float:
         return spec.timeout_seconds or float(self.settings.job_timeout_seconds)
 
-    async def _call(self, conn: Conn, spec: HandlerSpec, job: Job, tally: _Tally) -> None:
+    def _groups(self, runnable: list[Claimed]) -> list[tuple[HandlerSpec, list[Claimed]]]:
+        """Jobs of a type with a batch handler together (at its first job's place), others alone."""
+        groups: list[tuple[HandlerSpec, list[Claimed]]] = []
+        batched: dict[str, list[Claimed]] = {}
+        for c in runnable:
+            spec = self._spec(c.job.job_type)
+            assert spec is not None
+            if spec.batch is None or not self.settings.worker_batch_handlers:
+                groups.append((spec, [c]))
+            elif c.job.job_type in batched:
+                batched[c.job.job_type].append(c)
+            else:
+                batched[c.job.job_type] = [c]
+                groups.append((spec, batched[c.job.job_type]))
+        return groups
+
+    async def _call(self, conn: Conn, spec: HandlerSpec, jobs: Sequence[Job],
+                    tally: _Tally) -> None:
         t0 = time.perf_counter()
         timeout = self._timeout(spec)
+        single = jobs[0] if len(jobs) == 1 else None
         # every line logged while the job runs (here or in its handler) carries its ids
-        event = job.payload.get("webhook_event_id") if isinstance(job.payload, dict) else None
-        with log_context(job_id=job.id, job_type=job.job_type, webhook_event_id=event), \
+        event = (single.payload.get("webhook_event_id")
+                 if single is not None and isinstance(single.payload, dict) else None)
+        with log_context(job_id=single.id if single else None, job_type=spec.job_type,
+                         webhook_event_id=event), \
                 collecting_job_stats() as job_stats, deferring_keyed_jobs() as keyed_jobs:
             try:
                 async with asyncio.timeout(timeout):  # no extra task per job, unlike wait_for
-                    await spec.handler(conn, job)
+                    if single is not None:
+                        await spec.handler(conn, single)
+                    else:
+                        assert spec.batch is not None
+                        await spec.batch(conn, jobs)
                 tally.stats.merge(job_stats)
                 tally.keyed_jobs += keyed_jobs
             except Exception as exc:
                 if conn.broken:  # the database went away: not the job's fault, hand it back
                     raise
                 error = describe(exc, timeout)
-                self.tracebacks[job.id] = format_traceback(exc)
                 # one line: the stored error keeps the database's CONTEXT lines, the log not
-                log.warning("job attempt %d of %d failed: %s", job.attempts + 1, job.max_attempts,
-                            error.splitlines()[0] if error else error)
-                raise _HandlerFailed(job.id, error) from exc
+                first_line = error.splitlines()[0] if error else error
+                if single is None:  # each job is rerun alone; its own attempt is recorded then
+                    log.warning("batch of %d %s jobs failed (%s); rerunning them one by one",
+                                len(jobs), spec.job_type, first_line)
+                    raise _HandlerFailed(None, error) from exc
+                self.tracebacks[single.id] = format_traceback(exc)
+                log.warning("job attempt %d of %d failed: %s", single.attempts + 1,
+                            single.max_attempts, first_line)
+                raise _HandlerFailed(single.id, error) from exc
             finally:
-                tally.durations_ms[job.id] = (time.perf_counter() - t0) * 1000
+                share = (time.perf_counter() - t0) * 1000 / len(jobs)
+                for job in jobs:
+                    tally.durations_ms[job.id] = share
 
     async def run(self, conn: Conn, batch: Sequence[Claimed],
                   stop: asyncio.Event | None = None) -> BatchResult:
@@ -165,15 +208,21 @@ class BatchRunner:
                 runnable.append(c)
         tally = _Tally()
         try:
-            return await self._fast(conn, batch, runnable, errors, final, tally, stop)
+            result = await self._fast(conn, batch, runnable, errors, final, tally, stop)
         except _HandlerFailed as failed:
-            errors[failed.job_id] = failed.error
+            if failed.job_id is not None:
+                errors[failed.job_id] = failed.error
+            result = None
         except _LeaseLost:
-            pass
-        rest = [c for c in runnable if c.job.id not in errors]
-        # the fast attempt rolled back: its counts and enqueues with it
-        tally.stats, tally.keyed_jobs = StatsRecorder(None), []
-        return await self._careful(conn, batch, rest, errors, final, tally, stop)
+            result = None
+        if result is None:
+            rest = [c for c in runnable if c.job.id not in errors]
+            # the fast attempt rolled back: its counts and enqueues with it
+            tally.stats, tally.keyed_jobs = StatsRecorder(None), []
+            result = await self._careful(conn, batch, rest, errors, final, tally, stop)
+        if self.stats is not None:  # committed: now the counts are true
+            self.stats.merge(tally.stats)
+        return result
 
     async def _fast(self, conn: Conn, batch: Sequence[Claimed], runnable: list[Claimed],
                     errors: dict[int, str], final: set[int], tally: _Tally,
@@ -181,13 +230,11 @@ class BatchRunner:
         result = BatchResult()
         async with conn.transaction():
             ran: list[int] = []
-            for c in runnable:
+            for spec, group in self._groups(runnable):
                 if stop is not None and stop.is_set():
                     break
-                spec = self._spec(c.job.job_type)
-                assert spec is not None
-                await self._call(conn, spec, c.job, tally)
-                ran.append(c.job.id)
+                await self._call(conn, spec, [c.job for c in group], tally)
+                ran += [c.job.id for c in group]
             if ran:
                 rows = await (await conn.execute(sql.COMPLETE_MANY, {
                     "ids": ran, "worker": self.worker_id})).fetchall()
@@ -212,7 +259,7 @@ class BatchRunner:
                 job_tally = _Tally()
                 try:
                     async with conn.transaction():
-                        await self._call(conn, spec, c.job, job_tally)
+                        await self._call(conn, spec, [c.job], job_tally)
                         row = await (await conn.execute(sql.COMPLETE_ONE, {
                             "id": c.job.id, "worker": self.worker_id})).fetchone()
                         if row is None:
@@ -231,7 +278,7 @@ class BatchRunner:
 
     async def _finish(self, conn: Conn, batch: Sequence[Claimed], result: BatchResult,
                       errors: dict[int, str], final: set[int], tally: _Tally) -> None:
-        """Record failures, release what did not run, add statistics (same transaction)."""
+        """Record failures, release what did not run, count statistics (same transaction)."""
         by_id = {c.job.id: c for c in batch}
         failed_rows = await self._record_failures(conn, [by_id[i] for i in errors if i in by_id],
                                                   errors, final) if errors else []
@@ -244,8 +291,9 @@ class BatchRunner:
         if leftover:
             await release(conn, self.worker_id, leftover)
             result.released = leftover
-        await add_job_stats(conn, batch, result, tally.durations_ms)
-        await tally.stats.flush_to(conn)
+        count_job_stats(tally.stats, batch, result, tally.durations_ms)
+        if self.stats is None:
+            await tally.stats.flush_to(conn)
         await enqueue_many(conn, tally.keyed_jobs)
 
     async def _record_failures(self, conn: Conn, jobs: list[Claimed], errors: dict[int, str],
@@ -265,9 +313,9 @@ class BatchRunner:
             return await (await conn.execute(sql.FAIL_MANY, params)).fetchall()
 
 
-async def add_job_stats(conn: Conn, batch: Iterable[Claimed], result: BatchResult,
-                        durations_ms: dict[int, float]) -> None:
-    """Add this batch to job_stats_minute; sandbox jobs never count."""
+def count_job_stats(stats: StatsRecorder, batch: Iterable[Claimed], result: BatchResult,
+                    durations_ms: dict[int, float]) -> None:
+    """Count this batch's finished jobs per type; sandbox jobs never count."""
     completed, failed, retried = set(result.completed), set(result.failed), set(result.retried)
     agg: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0, 0.0])
     for c in batch:
@@ -282,14 +330,9 @@ async def add_job_stats(conn: Conn, batch: Iterable[Claimed], result: BatchResul
         a[2] += jid in retried
         a[3] += durations_ms.get(jid, 0.0)
         a[4] += max(0.0, (c.started_at - c.run_at).total_seconds() * 1000)
-    if not agg:
-        return
-    types = sorted(agg)
-    await conn.execute(sql.ADD_JOB_STATS, {
-        "types": types, "completed": [int(agg[t][0]) for t in types],
-        "failed": [int(agg[t][1]) for t in types], "retried": [int(agg[t][2]) for t in types],
-        "total_ms": [agg[t][3] for t in types], "wait_ms": [agg[t][4] for t in types],
-    })
+    for job_type, a in agg.items():
+        stats.record_jobs(job_type, completed=int(a[0]), failed=int(a[1]), retried=int(a[2]),
+                          total_ms=a[3], wait_ms=a[4])
 
 
 async def release(conn: Conn, worker_id: str, ids: Sequence[int] | None = None) -> None:
