@@ -102,10 +102,20 @@ async def _on_unstorable(request: Request, exc: Exception) -> JSONResponse:
                             title="Invalid request", instance=request.url.path)
 
 
+def loggable_path(path: str) -> str:
+    """The path with a Garmin URL token (`/webhooks/{source}/{token}`) masked: the token is
+    a credential and must not reach the logs."""
+    parts = path.split("/", 4)
+    if len(parts) >= 4 and parts[1] == "webhooks" and parts[3]:
+        parts[3] = "****"
+    return "/".join(parts)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    path = loggable_path(request.url.path)
+    log.exception("unhandled error on %s %s", request.method, path)
     return problem_response(500, "An internal error occurred; it has been logged.",
-                            instance=request.url.path)
+                            instance=path)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

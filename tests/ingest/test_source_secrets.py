@@ -107,3 +107,12 @@ def test_expiry_is_compared_with_the_given_now() -> None:
     source = _source(b"n", b"o", expires)
     assert b"o" in source.signing_keys(expires.timestamp() - 0.001)
     assert b"o" not in source.signing_keys(expires.timestamp())
+
+
+def test_a_garmin_url_token_never_reaches_the_error_log() -> None:
+    from vitaltrust.errors import loggable_path
+
+    assert loggable_path("/webhooks/garmin-eu/s3cr3t-token") == "/webhooks/garmin-eu/****"
+    assert loggable_path("/webhooks/garmin-eu/s3cr3t/extra") == "/webhooks/garmin-eu/****/extra"
+    assert loggable_path("/webhooks/std") == "/webhooks/std"
+    assert loggable_path("/api/users/4/metrics") == "/api/users/4/metrics"
