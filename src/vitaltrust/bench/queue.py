@@ -34,7 +34,8 @@ from vitaltrust.db import Conn, connect, resolve_database_url
 from vitaltrust.migrations import migrate
 from vitaltrust.queue.enqueue import NewJob, enqueue, enqueue_many
 
-RESET = "TRUNCATE background_jobs, job_stats_minute, function_stats_minute, edge_function_logs, workers"
+RESET = ("TRUNCATE background_jobs, job_attempts, job_stats_minute, function_stats_minute, "
+         "edge_function_logs, workers")
 UNFINISHED = "SELECT count(*) AS n FROM background_jobs WHERE status IN ('pending', 'processing')"
 WORKERS_UP = "SELECT count(*) AS n FROM workers"
 LATENCY = """
