@@ -136,3 +136,45 @@ async def test_sandbox_jobs_are_marked(conn: Conn) -> None:
     source = await make_source(conn, "sandbox-co")
     await store(conn, user.user_id, source, [raw("weight", 80, NOW)], is_sandbox=True)
     assert [j["is_sandbox"] for j in await rows(conn, JOBS)] == [True]
+
+
+async def test_store_groups_stores_many_deliveries_as_each_alone_would(conn: Conn) -> None:
+    from vitaltrust.metrics.store import SampleGroup, store_groups
+
+    one, two = await make_user(conn, "client"), await make_user(conn, "client")
+    source = await make_source(conn, "group-co")
+    at = NOW - timedelta(hours=3)
+    groups = [SampleGroup(one.user_id, source, None, [raw("weight", 80.0, at),
+                                                      raw("weight", "heavy", at)]),
+              SampleGroup(two.user_id, source, None, [raw("weight", 90.0, at),
+                                                      raw("steps", 500, at, device="watch")]),
+              SampleGroup(one.user_id, source, None, [raw("weight", 81.0, at + timedelta(1))])]
+    async with conn.transaction():
+        results = await store_groups(conn, groups)
+    assert [r.stored for r in results] == [1, 2, 1]
+    assert [len(r.rejections) for r in results] == [1, 0, 0]
+    assert results[1].affected_metrics == {"weight", "steps"}
+    assert [(r["value"]) for r in await rows(conn, SAMPLES, one.user_id)] == [80.0, 81.0]
+    assert [(r["metric"], r["value"]) for r in await rows(conn, SAMPLES, two.user_id)] == [
+        ("steps", 500), ("weight", 90.0)]
+    jobs = [r["dedupe_key"] for r in await rows(conn, JOBS)]
+    assert jobs == sorted({f"confidence:{one.user_id}:weight", f"confidence:{two.user_id}:weight",
+                           f"confidence:{two.user_id}:steps"})
+
+
+async def test_store_groups_naming_the_same_sample_apply_in_order(conn: Conn) -> None:
+    """Two deliveries of one batch for the same reading: the later replaces the earlier,
+    as when they are stored one after another (one INSERT could not touch a row twice)."""
+    from vitaltrust.metrics.store import SampleGroup, store_groups
+
+    user = await make_user(conn, "client")
+    source = await make_source(conn, "twice-co")
+    at = NOW - timedelta(hours=2)
+    groups = [SampleGroup(user.user_id, source, None, [raw("weight", 80.0, at, sample_id="a")]),
+              SampleGroup(user.user_id, source, None,
+                          [raw("weight", 80.5, at + timedelta(minutes=1), sample_id="a")])]
+    async with conn.transaction():
+        results = await store_groups(conn, groups)
+    assert [r.stored for r in results] == [1, 1]
+    assert [(r["measured_at"], r["value"]) for r in await rows(conn, SAMPLES, user.user_id)] == [
+        (at + timedelta(minutes=1), 80.5)]

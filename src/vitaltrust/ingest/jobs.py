@@ -20,34 +20,44 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from dataclasses import asdict, replace
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vitaltrust.config import get_settings
 from vitaltrust.db import Conn
 from vitaltrust.ingest.adapters import ADAPTERS, linked_payload_url
 from vitaltrust.ingest.linked import fetch_linked_payload
-from vitaltrust.metrics.store import store_samples
+from vitaltrust.metrics.store import SampleGroup, store_groups
 from vitaltrust.metrics.types import AdapterError, AdapterResult, RawSample, Rejection
 from vitaltrust.monitoring.stats import add_job_webhook_outcome
 from vitaltrust.queue.registry import Job, job_handler
 
-LOAD_EVENT = """
+# Every claimed delivery of a batch (or the one of a single job): locked in id order, their
+# account links in one query, samples stored in one store_groups call, finished in one UPDATE.
+LOAD_EVENTS = """
 SELECT e.webhook_event_id, e.source_id, e.body, e.status, s.kind, s.is_sandbox
 FROM webhook_events e JOIN webhook_sources s USING (source_id)
-WHERE e.webhook_event_id = %s
+WHERE e.webhook_event_id = ANY(%s::bigint[])
+ORDER BY e.webhook_event_id
 FOR UPDATE OF e
 """
-LOAD_ACCOUNTS = """
-SELECT external_user_id, user_id FROM source_accounts
-WHERE source_id = %s AND external_user_id = ANY(%s)
+LOAD_LINKS = """
+SELECT a.source_id, a.external_user_id, a.user_id
+FROM source_accounts a
+JOIN unnest(%s::int[], %s::text[]) AS k(source_id, external_user_id)
+  ON a.source_id = k.source_id AND a.external_user_id = k.external_user_id
 """
-FINISH_EVENT = """
-UPDATE webhook_events
-SET status = %(status)s, processed_at = now(), processing_ms = %(ms)s,
-    sample_count = %(count)s, rejections = %(rejections)s::jsonb, error = %(error)s,
-    ignored = %(ignored)s::jsonb, event_type = coalesce(event_type, %(event_type)s)
-WHERE webhook_event_id = %(id)s
+FINISH_EVENTS = """
+UPDATE webhook_events e
+SET status = f.status, processed_at = now(), processing_ms = f.ms, sample_count = f.count,
+    rejections = f.rejections, error = f.error, ignored = f.ignored,
+    event_type = coalesce(e.event_type, f.event_type)
+FROM unnest(%(id)s::bigint[], %(status)s::text[], %(ms)s::float8[], %(count)s::int[],
+            %(rejections)s::jsonb[], %(error)s::text[], %(ignored)s::jsonb[],
+            %(event_type)s::text[])
+     AS f(id, status, ms, count, rejections, error, ignored, event_type)
+WHERE e.webhook_event_id = f.id
 """
 DONE = frozenset({"processed", "ignored", "needs_pull"})
 MAX_STORED_REJECTIONS = 500
@@ -113,86 +123,136 @@ def account_ids(result: AdapterResult) -> list[str]:
     return list(dict.fromkeys(_clean(s).external_user_id for s in result.samples))
 
 
-async def _store(conn: Conn, event: dict[str, Any], result: AdapterResult,
-                 users: dict[str, int] | None = None) -> tuple[str, int, list[Rejection]]:
-    by_account: dict[str, list[RawSample]] = defaultdict(list)
-    for sample in map(_clean, result.samples):
-        by_account[sample.external_user_id].append(sample)
-    if users is None:
-        rows = await (await conn.execute(LOAD_ACCOUNTS, (event["source_id"], list(by_account)))
-                      ).fetchall()
-        users = {r["external_user_id"]: int(r["user_id"]) for r in rows}
-    stored = 0
-    rejections = list(result.rejections)
-    for account, samples in by_account.items():
-        user_id = users.get(account)
-        if user_id is None:
-            rejections.append(Rejection(None, f"no user is linked to account {account!r} "
-                                        f"({len(samples)} samples)", None, account))
-            continue
-        outcome = await store_samples(conn, user_id=user_id, source_id=event["source_id"],
-                                      webhook_event_id=event["webhook_event_id"], samples=samples,
-                                      is_sandbox=event["is_sandbox"])
-        stored += outcome.stored
-        rejections.extend(Rejection(r.index, r.reason, r.metric, r.external_user_id or account)
-                          for r in outcome.rejections)
-    status = "unmatched" if by_account and not any(a in users for a in by_account) else "processed"
-    return status, stored, rejections
-
-
-async def process_event(conn: Conn, webhook_event_id: int, *,
-                        loaded: tuple[dict[str, Any], AdapterResult | AdapterError,
-                                      dict[str, int]] | None = None,
-                        finish: list[dict[str, Any]] | None = None) -> str | None:
-    """Process one stored delivery; returns its new status (None: nothing to do).
-
-    A batch (ingest.batch_jobs) passes the event row (locked), its `parse_event` result and
-    its account links as `loaded`, and collects the FINISH_EVENT parameters in `finish`.
-    """
-    if loaded is None:
-        event = await (await conn.execute(LOAD_EVENT, (webhook_event_id,))).fetchone()
-        parsed: AdapterResult | AdapterError | None = None
-        users: dict[str, int] | None = None
-    else:
-        event, parsed, users = loaded
-    if event is None or event["status"] in DONE:
-        return None
-    started = time.perf_counter()
+@dataclass
+class Outcome:
+    """One delivery in processing: its status is known before its samples are stored."""
+    event: dict[str, Any]
+    status: str
+    seconds: float = 0.0                # own processing time (storage is added as a share)
     error: str | None = None
-    stored = 0
-    rejections: list[Rejection] = []
     event_type: str | None = None
     ignored: tuple[str, ...] = ()
-    try:
-        if isinstance(parsed, AdapterError):
-            raise parsed
-        result = parsed if parsed is not None else await parse_event(event)
-        event_type = result.event_type[:100] if result.event_type else None
-        ignored = result.ignored
-        if result.samples or not (result.notification_only or result.needs_pull):
-            status, stored, rejections = await _store(conn, event, result, users)
-        else:
-            status = "needs_pull" if result.needs_pull else "ignored"
-    except AdapterError as exc:
-        status, error = "failed", str(exc)[:1000]
-    ms = (time.perf_counter() - started) * 1000
-    params = {
-        "id": webhook_event_id, "status": status, "ms": ms, "count": stored, "error": error,
-        "rejections": json.dumps([_rejection_json(r) for r in rejections[:MAX_STORED_REJECTIONS]]),
-        "event_type": event_type, "ignored": json.dumps([_no_nul(i) for i in ignored[:100]]),
-    }
-    if finish is None:
-        await conn.execute(FINISH_EVENT, params)
+    groups: list[SampleGroup] = field(default_factory=list)  # one per linked account
+    accounts: list[str] = field(default_factory=list)        # the account of each group
+    rejections: list[Rejection] = field(default_factory=list)
+    stored: int = 0
+
+
+def prepare(event: dict[str, Any], parsed: AdapterResult | AdapterError,
+            users: dict[str, int]) -> Outcome:
+    """Decide a delivery's outcome and the samples to store (pure)."""
+    started = time.perf_counter()
+    if isinstance(parsed, AdapterError):
+        return Outcome(event, "failed", error=str(parsed)[:1000],
+                       seconds=time.perf_counter() - started)
+    out = Outcome(event, "processed", ignored=parsed.ignored, rejections=list(parsed.rejections),
+                  event_type=parsed.event_type[:100] if parsed.event_type else None)
+    if not parsed.samples and (parsed.notification_only or parsed.needs_pull):
+        out.status = "needs_pull" if parsed.needs_pull else "ignored"
     else:
-        finish.append(params)
-    if not event["is_sandbox"]:
-        # ignored has its own count (migration 0601: received = processed + unmatched +
-        # ignored + failed + queued); a needs_pull ping counts as processed and needs_pull
-        await add_job_webhook_outcome(conn, event["source_id"],
-                                      "processed" if status == "needs_pull" else status, ms)
-        if status == "needs_pull":
-            await add_job_webhook_outcome(conn, event["source_id"], "needs_pull", 0.0)
-    return str(status)
+        by_account: dict[str, list[RawSample]] = defaultdict(list)
+        for sample in map(_clean, parsed.samples):
+            by_account[sample.external_user_id].append(sample)
+        for account, samples in by_account.items():
+            user_id = users.get(account)
+            if user_id is None:
+                out.rejections.append(Rejection(None, f"no user is linked to account {account!r} "
+                                                f"({len(samples)} samples)", None, account))
+                continue
+            out.groups.append(SampleGroup(user_id, event["source_id"], event["webhook_event_id"],
+                                          samples, event["is_sandbox"]))
+            out.accounts.append(account)
+        if by_account and not out.groups:
+            out.status = "unmatched"
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+async def _store_all(conn: Conn, outcomes: list[Outcome]) -> None:
+    """Every delivery's samples in one store_groups call; its time is shared out."""
+    groups = [g for o in outcomes for g in o.groups]
+    if not groups:
+        return
+    started = time.perf_counter()
+    results = iter(await store_groups(conn, groups))
+    share = (time.perf_counter() - started) / sum(1 for o in outcomes if o.groups)
+    for o in outcomes:
+        for account, _ in zip(o.accounts, o.groups, strict=True):
+            result = next(results)
+            o.stored += result.stored
+            o.rejections.extend(Rejection(r.index, r.reason, r.metric,
+                                          r.external_user_id or account)
+                                for r in result.rejections)
+        if o.groups:
+            o.seconds += share
+
+
+async def _parse(event: dict[str, Any]) -> AdapterResult | AdapterError:
+    try:
+        return await parse_event(event)
+    except AdapterError as exc:  # the delivery's outcome (failed), not the job's
+        return exc
+
+
+async def process_events(conn: Conn, ids: Sequence[int]) -> dict[int, str]:
+    """Process stored deliveries in a constant number of statements; returns the new status
+    of each one that was still to process (a delivery twice in `ids` is processed once)."""
+    rows = await (await conn.execute(LOAD_EVENTS, (sorted(set(ids)),))).fetchall()
+    events = [e for e in rows if e["status"] not in DONE]
+    parsed = {e["webhook_event_id"]: await _parse(e) for e in events}
+    wanted = sorted({(e["source_id"], account) for e in events
+                     if isinstance(r := parsed[e["webhook_event_id"]], AdapterResult)
+                     for account in account_ids(r)})
+    links: dict[tuple[int, str], int] = {}
+    if wanted:
+        found = await (await conn.execute(LOAD_LINKS, ([s for s, _ in wanted],
+                                                       [a for _, a in wanted]))).fetchall()
+        links = {(r["source_id"], r["external_user_id"]): int(r["user_id"]) for r in found}
+    outcomes = []
+    for e in events:
+        result = parsed[e["webhook_event_id"]]
+        users = {} if isinstance(result, AdapterError) else {
+            a: links[(e["source_id"], a)] for a in account_ids(result)
+            if (e["source_id"], a) in links}
+        outcomes.append(prepare(e, result, users))
+    await _store_all(conn, outcomes)
+    if outcomes:
+        await conn.execute(FINISH_EVENTS, _finish_params(outcomes))
+    for o in outcomes:
+        await _count(conn, o)
+    return {o.event["webhook_event_id"]: o.status for o in outcomes}
+
+
+def _finish_params(outcomes: list[Outcome]) -> dict[str, list[Any]]:
+    return {
+        "id": [o.event["webhook_event_id"] for o in outcomes],
+        "status": [o.status for o in outcomes],
+        "ms": [o.seconds * 1000 for o in outcomes],
+        "count": [o.stored for o in outcomes],
+        "error": [o.error for o in outcomes],
+        "rejections": [json.dumps([_rejection_json(r)
+                                   for r in o.rejections[:MAX_STORED_REJECTIONS]])
+                       for o in outcomes],
+        "event_type": [o.event_type for o in outcomes],
+        "ignored": [json.dumps([_no_nul(i) for i in o.ignored[:100]]) for o in outcomes],
+    }
+
+
+async def _count(conn: Conn, o: Outcome) -> None:
+    if o.event["is_sandbox"]:
+        return
+    # ignored has its own count (migration 0601: received = processed + unmatched +
+    # ignored + failed + queued); a needs_pull ping counts as processed and needs_pull
+    await add_job_webhook_outcome(conn, o.event["source_id"],
+                                  "processed" if o.status == "needs_pull" else o.status,
+                                  o.seconds * 1000)
+    if o.status == "needs_pull":
+        await add_job_webhook_outcome(conn, o.event["source_id"], "needs_pull", 0.0)
+
+
+async def process_event(conn: Conn, webhook_event_id: int) -> str | None:
+    """Process one stored delivery; returns its new status (None: nothing to do)."""
+    return (await process_events(conn, [webhook_event_id])).get(webhook_event_id)
 
 
 def event_id(job: Job) -> int:
