@@ -31,7 +31,7 @@ def browser() -> Iterator[Browser]:
 
 def signed_in(browser: Browser, world: World, who: str, next_path: str,
               *, phone: bool = False) -> Page:
-    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
+    size = {"width": 390, "height": 844} if phone else {"width": 1366, "height": 900}
     page = browser.new_context(viewport=size, base_url=world.base).new_page()
     page.goto(f"/login?next={next_path}")
     page.fill("input[name=email]", world.emails[who])
