@@ -6,7 +6,6 @@ Screenshots go to docs/img/ (the docs show them)."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -17,11 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
-from standardwebhooks import Webhook
 
-from tests.web.conftest import served_world, signed_in
+from tests.web.conftest import delivered_world, signed_in
 from tests.web.seed import cache_row
-from tests.web.world import PASSWORD, World, deliver_everything, run_sync, seed_accounts
+from tests.web.world import PASSWORD, World, run_sync, send_samples
 from vitaltrust.auth.users import assign_client, create_user
 from vitaltrust.db import connect
 
@@ -55,17 +53,6 @@ def yesterday_at(hour: int) -> datetime:
     return (now - timedelta(days=1)).replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
-def send(world: World, source: str, user: str, samples: list[dict[str, Any]]) -> None:
-    body = json.dumps({"type": "samples", "user": user, "samples": samples})
-    msg_id = f"msg_{uuid.uuid4().hex}"
-    stamp = datetime.now(UTC)
-    signature = Webhook(world.secrets[source]).sign(msg_id, stamp, body)
-    r = httpx.post(f"{world.base}/webhooks/{source}", content=body, timeout=10, headers={
-        "content-type": "application/json", "webhook-id": msg_id,
-        "webhook-timestamp": str(int(stamp.timestamp())), "webhook-signature": signature})
-    assert r.status_code == 202, r.text
-
-
 def weight(value: float, at: datetime, device: str) -> dict[str, Any]:
     return {"metric": "weight", "value": value, "unit": "kg", "measured_at": at.isoformat(),
             "device": {"type": device}}
@@ -74,14 +61,12 @@ def weight(value: float, at: datetime, device: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
-    with served_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-console2"), "serve",
-                      seed_accounts) as w:
-        deliver_everything(w)
+    with delivered_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-console2")) as w:
         run_sync(add_clients(w))
         # yesterday: the scale's 07:00 reading (80.1 kg) again from the phone app, the same
         # moment and value; and a second scale reading at 19:00 the same day
-        send(w, "phoneapp", "phoneapp-ann", [weight(80.1, yesterday_at(7), "manual")])
-        send(w, "smartscale", "smartscale-ann", [weight(80.3, yesterday_at(19), "scale")])
+        send_samples(w, "phoneapp", "phoneapp-ann", [weight(80.1, yesterday_at(7), "manual")])
+        send_samples(w, "smartscale", "smartscale-ann", [weight(80.3, yesterday_at(19), "scale")])
         yield w
 
 
