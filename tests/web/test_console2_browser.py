@@ -48,9 +48,11 @@ async def add_clients(world: World) -> None:
         await conn.close()
 
 
-def yesterday_at(hour: int) -> datetime:
-    now = datetime.now(UTC)
-    return (now - timedelta(days=1)).replace(hour=hour, minute=0, second=0, microsecond=0)
+# the moments of the extra readings, fixed once: the fixture sends them, the tests find them
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+YESTERDAY_7 = (NOW - timedelta(days=1)).replace(hour=7, minute=0)
+YESTERDAY_19 = YESTERDAY_7.replace(hour=19)
+AGO_3H, AGO_2H = NOW - timedelta(hours=3), NOW - timedelta(hours=2)
 
 
 def weight(value: float, at: datetime, device: str) -> dict[str, Any]:
@@ -65,8 +67,11 @@ def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPath
         run_sync(add_clients(w))
         # yesterday: the scale's 07:00 reading (80.1 kg) again from the phone app, the same
         # moment and value; and a second scale reading at 19:00 the same day
-        send_samples(w, "phoneapp", "phoneapp-ann", [weight(80.1, yesterday_at(7), "manual")])
-        send_samples(w, "smartscale", "smartscale-ann", [weight(80.3, yesterday_at(19), "scale")])
+        send_samples(w, "phoneapp", "phoneapp-ann", [weight(80.1, YESTERDAY_7, "manual")])
+        send_samples(w, "smartscale", "smartscale-ann", [weight(80.3, YESTERDAY_19, "scale")])
+        # and two readings an hour apart within the last day
+        send_samples(w, "smartscale", "smartscale-ann", [weight(80.2, AGO_3H, "scale"),
+                                                         weight(80.5, AGO_2H, "scale")])
         yield w
 
 
@@ -156,7 +161,7 @@ def test_readings_of_one_day_spread_by_time_and_one_moment_fanned_out(
     page = signed_in(browser, world, "coach", f"/clients/{world.ids['ann']}/metrics/weight",
                      phone=phone)
     chart = page.locator("#chart-samples svg")
-    at7, at19 = yesterday_at(7).isoformat(), yesterday_at(19).isoformat()
+    at7, at19 = YESTERDAY_7.isoformat(), YESTERDAY_19.isoformat()
     scale7 = chart.locator(f".vt-point-resolved[data-at='{at7}']")
     phone7 = chart.locator(f".vt-point-conflict[data-at='{at7}']")
     scale19 = chart.locator(f".vt-point-resolved[data-at='{at19}']")
@@ -179,6 +184,20 @@ def test_readings_of_one_day_spread_by_time_and_one_moment_fanned_out(
         shot(page.locator("#chart-samples"), "console-metric-spread-phone.png")
     else:
         shot(page.locator("#chart-samples"), "console-metric-spread.png")
+    # the last day alone: an hour is 1/24 of the width, the axis is labelled with times
+    month = chart.locator(".vt-point-resolved").count()
+    page.get_by_role("button", name="1 day", exact=True).click()
+    expect(chart.locator(".vt-point-resolved")).not_to_have_count(month)
+    first = chart.locator(f".vt-point-resolved[data-at='{AGO_3H.isoformat()}']")
+    second = chart.locator(f".vt-point-resolved[data-at='{AGO_2H.isoformat()}']")
+    expect(first).to_have_count(1)
+    hour = (CHART["width"] - CHART["left"] - CHART["right"]) / 24
+    assert abs(centre(second) - centre(first) - hour) < 0.5, (centre(first), centre(second))
+    expect(chart.locator(".vt-time-label").first).to_have_text(re.compile(r"^\d\d-\d\d \d\d:\d\d$"))
+    if phone:
+        no_sideways_scroll(page)
+    else:
+        shot(page.locator("#chart-samples"), "console-metric-day.png")
 
 
 def test_webhook_to_confidence_latency_in_the_time_range_panel(browser: Browser,

@@ -208,9 +208,16 @@ export function samplesChart({ resolved, conflicts, flagged, from, to, unit,
     t.textContent = tick.toFixed(Math.abs(v1 - v0) < 10 ? 1 : 0);
     root.append(t);
   }
-  for (const [ms, anchor, px] of [[from, "start", left], [to, "end", width - right]]) {
-    const t = svg("text", { x: px, y: height - 6, "text-anchor": anchor });
-    t.textContent = new Date(ms).toISOString().slice(0, 10);
+  // a range of a day or two is labelled with times (UTC, as the tooltips), longer with dates
+  const short = to - from <= 2 * 86_400_000;
+  const stamp = (ms) => (short ? new Date(ms).toISOString().slice(5, 16).replace("T", " ")
+    : new Date(ms).toISOString().slice(0, 10));
+  const axis = short ? [[from, "start", left], [(from + to) / 2, "middle", x((from + to) / 2)],
+                        [to, "end", width - right]]
+    : [[from, "start", left], [to, "end", width - right]];
+  for (const [ms, anchor, px] of axis) {
+    const t = svg("text", { x: px, y: height - 6, "text-anchor": anchor, class: "vt-time-label" });
+    t.textContent = stamp(ms);
     root.append(t);
   }
   // Every reading at its moment (a day is 1/days of the width: readings of one day spread by
