@@ -101,3 +101,10 @@ async def fetch_one(conn: Conn, query: Query, params: Params, row_type: type[T])
     async with conn.cursor(row_factory=class_row(row_type)) as cur:
         await cur.execute(query, params)
         return await cur.fetchone()
+
+
+def contains_pattern(text: str) -> str:
+    """A LIKE/ILIKE pattern matching `text` anywhere; its own %, _ and \\ are taken literally
+    (the default escape character is the backslash)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.support.pg import create_database, drop_database, unique_name, with_dbname
 from tests.support.procs import running_api
-from tests.web.world import PASSWORD, SERVER_ENV, World, run_sync
+from tests.web.world import PASSWORD, SERVER_ENV, World, deliver_everything, run_sync, seed_accounts
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -31,7 +31,7 @@ def browser() -> Iterator[Browser]:
 
 def signed_in(browser: Browser, world: World, who: str, next_path: str,
               *, phone: bool = False) -> Page:
-    size = {"width": 390, "height": 844} if phone else {"width": 1280, "height": 900}
+    size = {"width": 390, "height": 844} if phone else {"width": 1366, "height": 900}
     page = browser.new_context(viewport=size, base_url=world.base).new_page()
     page.goto(f"/login?next={next_path}")
     page.fill("input[name=email]", world.emails[who])
@@ -60,3 +60,11 @@ def served_world(pg_admin_url: str, template_db: str, data_dir: Path, command: s
             yield world
     finally:
         drop_database(pg_admin_url, name)
+
+
+@contextmanager
+def delivered_world(pg_admin_url: str, template_db: str, data_dir: Path) -> Iterator[World]:
+    """`seed_accounts` served by `vitaltrust serve`, every test webhook delivered and scored."""
+    with served_world(pg_admin_url, template_db, data_dir, "serve", seed_accounts) as world:
+        deliver_everything(world)
+        yield world

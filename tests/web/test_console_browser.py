@@ -5,7 +5,6 @@ pages. Screenshots of each new page go to docs/img/ (the docs show them)."""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,10 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from standardwebhooks import Webhook
 
-from tests.web.conftest import served_world, signed_in
-from tests.web.world import World, deliver_everything, run_sync, seed_accounts
+from tests.web.conftest import delivered_world, signed_in
+from tests.web.world import World, run_sync, send_samples
 from vitaltrust.auth.users import create_user
 from vitaltrust.db import connect
 
@@ -40,25 +38,16 @@ async def add_dora(world: World) -> None:
 
 
 def send_unmatched(world: World) -> None:
-    body = json.dumps({"type": "samples", "user": "smartscale-dora", "samples": [
+    send_samples(world, "smartscale", "smartscale-dora", [
         {"metric": "weight", "value": 64.2, "unit": "kg",
          "measured_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-         "device": {"type": "scale"}}]})
-    msg_id = f"msg_{uuid.uuid4().hex}"
-    stamp = datetime.now(UTC)
-    signature = Webhook(world.secrets["smartscale"]).sign(msg_id, stamp, body)
-    r = httpx.post(f"{world.base}/webhooks/smartscale", content=body, timeout=10, headers={
-        "content-type": "application/json", "webhook-id": msg_id,
-        "webhook-timestamp": str(int(stamp.timestamp())), "webhook-signature": signature})
-    assert r.status_code == 202, r.text
+         "device": {"type": "scale"}}])
 
 
 @pytest.fixture(scope="module")
 def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
-    with served_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-console"), "serve",
-                      seed_accounts) as w:
-        deliver_everything(w)
+    with delivered_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-console")) as w:
         run_sync(add_dora(w))
         send_unmatched(w)
         yield w

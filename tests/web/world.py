@@ -107,19 +107,24 @@ def deliveries(now: datetime) -> list[tuple[str, str, list[dict[str, Any]]]]:
             ("smartscale", "smartscale-ben", ben), ("smartscale", "smartscale-cleo", cleo)]
 
 
+def send_samples(world: World, source: str, user: str, samples: list[dict[str, Any]],
+                 http: httpx.Client | None = None) -> None:
+    """One delivery of `samples` for provider account `user`, signed as `source` signs."""
+    body = json.dumps({"type": "samples", "user": user, "samples": samples})
+    msg_id = f"msg_{uuid.uuid4().hex}"
+    stamp = datetime.now(UTC)
+    signature = Webhook(world.secrets[source]).sign(msg_id, stamp, body)
+    r = (http or httpx).post(f"{world.base}/webhooks/{source}", content=body, timeout=10, headers={
+        "content-type": "application/json", "webhook-id": msg_id,
+        "webhook-timestamp": str(int(stamp.timestamp())), "webhook-signature": signature})
+    assert r.status_code == 202, r.text
+
+
 def send_webhooks(world: World, sources: tuple[str, ...]) -> None:
-    with httpx.Client(base_url=world.base, timeout=10) as http:
+    with httpx.Client(timeout=10) as http:
         for source, user, samples in deliveries(datetime.now(UTC)):
-            if source not in sources:
-                continue
-            body = json.dumps({"type": "samples", "user": user, "samples": samples})
-            msg_id = f"msg_{uuid.uuid4().hex}"
-            stamp = datetime.now(UTC)
-            signature = Webhook(world.secrets[source]).sign(msg_id, stamp, body)
-            r = http.post(f"/webhooks/{source}", content=body, headers={
-                "content-type": "application/json", "webhook-id": msg_id,
-                "webhook-timestamp": str(int(stamp.timestamp())), "webhook-signature": signature})
-            assert r.status_code == 202, r.text
+            if source in sources:
+                send_samples(world, source, user, samples, http)
 
 
 def wait_for_scores(world: World, sources: tuple[str, ...], timeout: float = 60) -> None:

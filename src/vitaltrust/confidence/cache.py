@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +17,7 @@ from psycopg.rows import tuple_row
 from vitaltrust.confidence.resolution import SampleKey
 from vitaltrust.confidence.types import WINDOW_DAYS, Confidence, Sample
 from vitaltrust.db import Conn
+from vitaltrust.monitoring.stats import WEBHOOK_TO_CONFIDENCE, add_job_durations
 
 Pair = tuple[int, str]
 # Flags decided at storage time (hard limits, systolic <= diastolic); the model sets the
@@ -40,7 +41,8 @@ FROM (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS t(user_id, metric)
 # Each pair's samples with its priority override (repeated on each row; NULL when none).
 SELECT_WINDOWS = """
 SELECT s.user_id, s.metric, s.value, s.measured_at, s.local_date, s.source_id, s.device_type,
-       s.received_at, s.flags, w.name AS source_name, pr.priority, s.device_model
+       s.received_at, s.flags, w.name AS source_name, pr.priority, s.device_model,
+       s.webhook_event_id
 FROM unnest(%(users)s::bigint[], %(metrics)s::text[]) AS p(user_id, metric)
 JOIN metric_samples s ON s.user_id = p.user_id AND s.metric = p.metric
 JOIN webhook_sources w ON w.source_id = s.source_id
@@ -57,7 +59,7 @@ WITH scores AS (
         user_id bigint, metric text, score numeric, level text, explanation jsonb,
         sample_count int, last_sample_at timestamptz, latest_value float8,
         computed_at timestamptz, next_refresh_at timestamptz, data_version bigint,
-        model_version text, daily_series jsonb)
+        model_version text, daily_series jsonb, event_id bigint)
     JOIN users u ON u.user_id = t.user_id
 ), cached AS (
     INSERT INTO metric_confidence_cache AS c
@@ -129,7 +131,16 @@ WITH scores AS (
       AND m.flags IS DISTINCT FROM f.flags
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM cached) AS cached
+SELECT (SELECT count(*) FROM cached) AS cached,
+       -- webhook -> confidence: for each pair whose inputs are newer than what the cache
+       -- held (this statement sees the cache as it was), the time since the receipt of the
+       -- delivery that stored the newest input sample
+       (SELECT array_agg(1000 * extract(epoch FROM clock_timestamp() - e.received_at)::float8)
+        FROM scores s
+        JOIN users u ON u.user_id = s.user_id AND NOT u.is_sandbox
+        JOIN webhook_events e ON e.webhook_event_id = s.event_id
+        LEFT JOIN metric_confidence_cache c ON c.user_id = s.user_id AND c.metric = s.metric
+        WHERE s.data_version > coalesce(c.data_version, 0)) AS webhook_latency_ms
 """
 
 
@@ -138,6 +149,7 @@ class Window:
     samples: list[Sample]
     stored_flags: dict[SampleKey, frozenset[str]]  # of the judged samples
     data_version: int  # newest received_at among the inputs, in microseconds
+    event_id: int | None = None  # the delivery that stored the newest input (None: manual)
 
 
 @dataclass(frozen=True)
@@ -175,8 +187,9 @@ async def load_inputs(conn: Conn, pairs: Sequence[Pair], now: datetime, *, lock:
     grouped: dict[Pair, list[Sample]] = defaultdict(list)
     flags: dict[Pair, dict[SampleKey, frozenset[str]]] = defaultdict(dict)
     newest: dict[Pair, datetime] = {}
+    events: dict[Pair, int | None] = {}
     for (user_id, metric, value, at, local, source_id, device, received, stored_list, name,
-         priority, model) in rows:
+         priority, model, event_id) in rows:
         key = (user_id, metric)
         if priority is not None:
             overrides[key] = priority
@@ -191,10 +204,10 @@ async def load_inputs(conn: Conn, pairs: Sequence[Pair], now: datetime, *, lock:
         if judged:
             flags[key][(source_id, at, device, model or "")] = stored
         if key not in newest or received > newest[key]:
-            newest[key] = received
+            newest[key], events[key] = received, event_id
     windows = {p: Window(grouped.get(p, []), flags.get(p, {}),
-                         (newest[p] - EPOCH) // MICROSECOND if p in newest else 0)
-               for p in pairs}
+                         (newest[p] - EPOCH) // MICROSECOND if p in newest else 0,
+                         events.get(p)) for p in pairs}
     return windows, overrides
 
 
@@ -202,16 +215,20 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def write_results(conn: Conn, results: Sequence[Scored], now: datetime) -> None:
+async def write_results(conn: Conn, results: Sequence[Scored], now: datetime,
+                        windows: Mapping[Pair, Window] | None = None) -> None:
+    """Store the scores. With the `windows` they were scored from, also count the webhook ->
+    confidence latency of each pair whose inputs changed (`webhook-to-confidence`)."""
     if not results:
         return
+    events = {p: w.event_id for p, w in (windows or {}).items()}
     rows = [
         {"user_id": r.user_id, "metric": r.metric, "score": c.score, "level": c.level,
          "explanation": c.explanation(), "sample_count": c.sample_count,
          "last_sample_at": _iso(c.last_sample_at), "latest_value": c.latest_value,
          "computed_at": c.computed_at.isoformat(), "next_refresh_at": _iso(r.next_refresh_at),
          "data_version": r.data_version, "model_version": c.model_version,
-         "daily_series": r.daily_series}
+         "daily_series": r.daily_series, "event_id": events.get((r.user_id, r.metric))}
         for r in results for c in (r.confidence,)]
     since = window_start(now) - LOOKBACK
     conflicts = [
@@ -224,8 +241,11 @@ async def write_results(conn: Conn, results: Sequence[Scored], now: datetime) ->
          "winner_value": c.winner.value, "winner_device_type": c.winner.device_type,
          "difference": c.difference, "agrees": c.agrees}
         for r in results for c in r.confidence.conflicts if c.loser.measured_at >= since]
-    await conn.execute(WRITE_ALL, {"scores": json.dumps(rows), "conflicts": json.dumps(conflicts),
-                                   "since": since, "flags": json.dumps(_changed_flags(results))})
+    written = await (await conn.execute(WRITE_ALL, {
+        "scores": json.dumps(rows), "conflicts": json.dumps(conflicts), "since": since,
+        "flags": json.dumps(_changed_flags(results))})).fetchone()
+    if written is not None and written["webhook_latency_ms"]:
+        await add_job_durations(conn, WEBHOOK_TO_CONFIDENCE, written["webhook_latency_ms"])
 
 
 def _changed_flags(results: Sequence[Scored]) -> list[dict[str, object]]:

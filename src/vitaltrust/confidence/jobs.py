@@ -75,7 +75,7 @@ async def recalculate_pairs(conn: Conn, pairs: Sequence[Pair], *,
                        default=None)
         results.append(Scored(user_id, metric, conf, next_refresh_at(conf, spec, now, upcoming),
                               window.data_version, daily_series(conf, now), window.stored_flags))
-    await write_results(conn, results, now)
+    await write_results(conn, results, now, windows)
     return len(results)
 
 

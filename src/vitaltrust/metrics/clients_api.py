@@ -16,12 +16,14 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 
 from vitaltrust.auth.principal import CurrentUser, Principal
-from vitaltrust.db import Conn
+from vitaltrust.db import Conn, contains_pattern
 from vitaltrust.http import DbConn
 
 router = APIRouter(tags=["clients"])
 
 Level = Literal["excellent", "good", "fair", "poor", "insufficient"]
+Sort = Literal["worst", "best", "name", "stale"]
+MAX_LIMIT = 500
 
 # Worst first: the row's worst cell by level (poor, insufficient, no data at all, fair,
 # good, excellent), then by score; then e-mail for a stable order.
@@ -56,10 +58,21 @@ WITH visible AS (
                     '{}'::json) AS metrics
     FROM visible v
     LEFT JOIN cells x ON x.user_id = v.user_id
+    WHERE %(q)s::text IS NULL OR v.email ILIKE %(q)s::text OR v.display_name ILIKE %(q)s::text
     GROUP BY v.user_id, v.email, v.display_name
     HAVING (%(metric)s::text IS NULL OR bool_or(x.metric = %(metric)s::text))
        AND (%(level)s::text IS NULL OR bool_or(x.level = %(level)s::text
                                                AND x.metric = coalesce(%(metric)s::text, x.metric)))
+), ordered AS (
+    SELECT r.*, row_number() OVER (ORDER BY
+        CASE WHEN %(sort)s = 'worst' THEN r.worst_rank END,
+        CASE WHEN %(sort)s = 'worst' THEN r.worst_score END NULLS LAST,
+        CASE WHEN %(sort)s = 'best' THEN r.worst_rank END DESC,
+        CASE WHEN %(sort)s = 'best' THEN r.worst_score END DESC NULLS LAST,
+        CASE WHEN %(sort)s = 'name' THEN lower(coalesce(r.display_name, r.email)) END,
+        CASE WHEN %(sort)s = 'stale' THEN r.last_sample_at END NULLS FIRST,
+        r.email, r.user_id) AS pos
+    FROM rows r
 )
 SELECT json_build_object(
     'generated_at', now(),
@@ -68,21 +81,30 @@ SELECT json_build_object(
                     'metric', m.metric, 'display_name', m.display_name, 'unit', m.canonical_unit)
                     ORDER BY m.sort_order), '[]'::json)
                 FROM metric_catalog m WHERE m.metric IN (SELECT metric FROM cells)),
+    'matched', (SELECT count(*) FROM rows),
+    'offset', %(offset)s::int,
+    'limit', %(limit)s::int,
     'clients', (SELECT coalesce(json_agg(json_build_object(
                     'user_id', r.user_id, 'email', r.email, 'display_name', r.display_name,
                     'worst_rank', r.worst_rank, 'worst_score', r.worst_score,
                     'last_sample_at', r.last_sample_at, 'metrics', r.metrics)
-                    ORDER BY r.worst_rank, r.worst_score NULLS LAST, r.email), '[]'::json)
-                FROM rows r)
+                    ORDER BY r.pos), '[]'::json)
+                FROM ordered r
+                WHERE r.pos > %(offset)s::int
+                  AND (%(limit)s::int IS NULL OR r.pos <= %(offset)s::int + %(limit)s::int))
 )::text AS body
 """
 
 
 async def client_summaries_json(conn: Conn, principal: Principal, *, metric: str | None = None,
-                                level: str | None = None) -> str:
+                                level: str | None = None, q: str | None = None,
+                                sort: str = "worst", limit: int | None = None,
+                                offset: int = 0) -> str:
     """The response body of GET /api/clients, as JSON text."""
     row = await (await conn.execute(CLIENT_SUMMARIES, {
         "role": principal.role, "actor": principal.user_id, "metric": metric, "level": level,
+        "q": contains_pattern(q.strip()) if q and q.strip() else None, "sort": sort,
+        "limit": limit, "offset": offset,
     })).fetchone()
     assert row is not None
     body: str = row["body"]
@@ -97,12 +119,23 @@ async def get_clients(
                                description="only clients with this metric"),
     level: Level | None = Query(default=None,
                                 description="only clients with this level (for `metric`, or any)"),
+    q: str | None = Query(default=None, max_length=100,
+                          description="only clients whose name or e-mail contains this text"),
+    sort: Sort = Query(default="worst", description="worst (default), best, name or stale "
+                                                    "(longest without data first)"),
+    limit: int | None = Query(default=None, ge=1, le=MAX_LIMIT,
+                              description="at most this many clients (default: all)"),
+    offset: int = Query(default=0, ge=0, le=1_000_000,
+                        description="skip this many clients of the order (page links)"),
 ) -> Response:
     """`{generated_at, total_clients, metrics: [{metric, display_name, unit}], clients:
     [{user_id, email, display_name, worst_rank, worst_score, last_sample_at, metrics:
     {code: {score, level, latest_value, unit, last_sample_at, computed_at, sample_count,
     sparkline}}}]}`, worst first: the row's worst level (poor, insufficient, no data,
     fair, good, excellent), then its lowest score. `sparkline` is `[[local_date, value],
-    ...]`: the last resolved value of each day in the 30-day confidence window."""
-    body = await client_summaries_json(conn, principal, metric=metric, level=level)
+    ...]`: the last resolved value of each day in the 30-day confidence window.
+    `matched` counts the clients that pass the filters and search; `clients` is the page
+    `offset` .. `offset + limit` of them (offset pagination: the order can be any of four)."""
+    body = await client_summaries_json(conn, principal, metric=metric, level=level, q=q,
+                                       sort=sort, limit=limit, offset=offset)
     return Response(body, media_type="application/json")

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from psycopg import sql
 
-from vitaltrust.db import Conn
+from vitaltrust.db import Conn, contains_pattern
 
 JobStatus = Literal["pending", "processing", "completed", "failed"]
 STATUSES: tuple[JobStatus, ...] = ("pending", "processing", "completed", "failed")
@@ -98,11 +98,6 @@ class JobFilter:
     error: str | None = None
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def compose_list(head: str, status_filter: str | None, filters: dict[str, str],
                  params: dict[str, Any], tail: str) -> sql.Composed:
     """A list query from constant fragments: the head, the status (a constant), one
@@ -115,7 +110,7 @@ def compose_list(head: str, status_filter: str | None, filters: dict[str, str],
 
 def list_query(f: JobFilter, after: int | None) -> tuple[sql.Composed, dict[str, Any]]:
     params: dict[str, Any] = {"type": f.type, "since": f.since, "until": f.until,
-                              "error": None if f.error is None else _like(f.error),
+                              "error": None if f.error is None else contains_pattern(f.error),
                               "after": after}
     status = STATUS_FILTER[f.status] if f.status is not None else None
     return compose_list(LIST_HEAD, status, FILTERS, params, LIST_TAIL), params

@@ -37,6 +37,8 @@ DURATION_FAMILIES = {
     "job-worker": ("vitaltrust_job_duration_seconds", "Duration of each job run (all types)."),
     "webhook-ingest": ("vitaltrust_webhook_ingest_duration_seconds",
                        "Duration of each webhook request, verification to reply."),
+    "webhook-to-confidence": ("vitaltrust_webhook_to_confidence_seconds",
+                              "Receipt of a delivery to the confidence cache write reflecting it."),
 }
 
 

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Keep in step with function_duration_bounds_ms() in 0004_operations.sql.
 DURATION_BOUNDS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000)
+# Receipt of a delivery to the cache write that reflects it (confidence/cache.py).
+WEBHOOK_TO_CONFIDENCE = "webhook-to-confidence"
 WEBHOOK_FIELDS = ("received", "duplicates", "rejected", "rate_limited", "processed",
                   "unmatched", "ignored", "failed", "needs_pull")
 
@@ -300,3 +302,14 @@ async def add_job_webhook_outcome(conn: Conn, source_id: int, outcome: str,
     direct = StatsRecorder(None)
     direct.record_webhook(source_id, outcome, processing_ms=processing_ms)
     await direct.flush_to(conn)
+
+
+async def add_job_durations(conn: Conn, function_name: str, durations_ms: list[float]) -> None:
+    """Count durations measured inside a job (kept only if the job commits); outside a
+    runner they are written at once."""
+    collector = _job_collector.get()
+    target = collector if collector is not None else StatsRecorder(None)
+    for ms in durations_ms:
+        target.record_call(function_name, max(ms, 0.0))
+    if collector is None:
+        await target.flush_to(conn)

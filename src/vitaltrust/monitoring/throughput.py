@@ -2,7 +2,10 @@
 
 GET /api/admin/throughput?range=1h|24h|7d|30d (admins): per bucket (a minute, an hour, six
 hours or a day) the deliveries received, processed and failed, the jobs completed and
-failed, and p50/p95 of job run time and of webhook request time (histogram quantiles).
+failed, and p50/p95 of job run time, of webhook request time and of webhook -> confidence
+(the receipt of a delivery to the confidence cache write that reflects it; see
+`confidence.cache.write_results`), as histogram quantiles. A quantile in the last bucket is
+reported as 60000 ms: "a minute or more".
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi import APIRouter, Query
 from vitaltrust.auth.principal import AdminUser
 from vitaltrust.db import Conn
 from vitaltrust.http import DbConn
+from vitaltrust.monitoring.stats import WEBHOOK_TO_CONFIDENCE
 
 router = APIRouter()
 Range = Literal["1h", "24h", "7d", "30d"]
@@ -48,7 +52,8 @@ WITH buckets AS (
              sum(f.hist[11]), sum(f.hist[12]), sum(f.hist[13]), sum(f.hist[14]),
              sum(f.hist[15]), sum(f.hist[16])]::bigint[] AS hist
     FROM function_stats_minute f
-    WHERE f.bucket >= now() - %(length)s AND f.function_name IN ('job-worker', 'webhook-ingest')
+    WHERE f.bucket >= now() - %(length)s AND f.function_name IN ('job-worker', 'webhook-ingest',
+                                                            'webhook-to-confidence')
     GROUP BY 1, 2
 )
 SELECT b.t AS at, coalesce(h.received, 0)::bigint AS received,
@@ -59,12 +64,15 @@ SELECT b.t AS at, coalesce(h.received, 0)::bigint AS received,
        round(histogram_quantile_ms(jw.hist, 0.5)::numeric, 1)::float8 AS job_p50_ms,
        round(histogram_quantile_ms(jw.hist, 0.95)::numeric, 1)::float8 AS job_p95_ms,
        round(histogram_quantile_ms(wi.hist, 0.5)::numeric, 1)::float8 AS ingest_p50_ms,
-       round(histogram_quantile_ms(wi.hist, 0.95)::numeric, 1)::float8 AS ingest_p95_ms
+       round(histogram_quantile_ms(wi.hist, 0.95)::numeric, 1)::float8 AS ingest_p95_ms,
+       round(histogram_quantile_ms(wc.hist, 0.5)::numeric, 1)::float8 AS confidence_p50_ms,
+       round(histogram_quantile_ms(wc.hist, 0.95)::numeric, 1)::float8 AS confidence_p95_ms
 FROM buckets b
 LEFT JOIN hooks h ON h.t = b.t
 LEFT JOIN jobs j ON j.t = b.t
 LEFT JOIN durations jw ON jw.t = b.t AND jw.function_name = 'job-worker'
 LEFT JOIN durations wi ON wi.t = b.t AND wi.function_name = 'webhook-ingest'
+LEFT JOIN durations wc ON wc.t = b.t AND wc.function_name = 'webhook-to-confidence'
 ORDER BY b.t
 """
 TOTALS = """
@@ -75,7 +83,8 @@ WITH summed AS (
              sum(f.hist[11]), sum(f.hist[12]), sum(f.hist[13]), sum(f.hist[14]),
              sum(f.hist[15]), sum(f.hist[16])]::bigint[] AS hist
     FROM function_stats_minute f
-    WHERE f.bucket >= now() - %(length)s AND f.function_name IN ('job-worker', 'webhook-ingest')
+    WHERE f.bucket >= now() - %(length)s AND f.function_name IN ('job-worker', 'webhook-ingest',
+                                                            'webhook-to-confidence')
     GROUP BY f.function_name
 )
 SELECT function_name, round(histogram_quantile_ms(hist, 0.5)::numeric, 1)::float8 AS p50_ms,
@@ -90,10 +99,11 @@ async def throughput(conn: Conn, range_: str) -> dict[str, Any]:
     rows = await (await conn.execute(THROUGHPUT, params)).fetchall()
     totals = {r["function_name"]: {"p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"]}
               for r in await (await conn.execute(TOTALS, params)).fetchall()}
+    none = {"p50_ms": None, "p95_ms": None}
     return {"range": range_, "bucket_seconds": int(width.total_seconds()), "buckets": rows,
-            "latency": {"job_run": totals.get("job-worker", {"p50_ms": None, "p95_ms": None}),
-                        "webhook_request": totals.get("webhook-ingest",
-                                                      {"p50_ms": None, "p95_ms": None})}}
+            "latency": {"job_run": totals.get("job-worker", none),
+                        "webhook_request": totals.get("webhook-ingest", none),
+                        "webhook_to_confidence": totals.get(WEBHOOK_TO_CONFIDENCE, none)}}
 
 
 @router.get("/api/admin/throughput", tags=["monitoring"])

@@ -226,7 +226,10 @@ function action(button, question, path, describe) {
 let range = "24h";
 const BUCKET_LABEL = { "1h": (d) => d.toISOString().slice(11, 16), "24h": (d) => d.toISOString().slice(11, 13) + "h",
                        "7d": (d) => d.toISOString().slice(5, 13).replace("T", " ") + "h", "30d": (d) => d.toISOString().slice(5, 10) };
-const ms = (v) => (v == null ? "–" : `${fmtNumber(v)} ms`);
+// the rollup's histogram ends at 60 s: a quantile in its last bucket means "a minute or more"
+const ms = (v) => (v == null ? "–" : v >= 60_000 ? "≥ 60 s" : v >= 1000 ? `${fmtNumber(v / 1000)} s` : `${fmtNumber(v)} ms`);
+const LATENCIES = [["job_run", "Job run time"], ["webhook_request", "Webhook request"],
+                   ["webhook_to_confidence", "Webhook → confidence"]];
 
 async function loadThroughput() {
   if (role !== "admin") return;
@@ -238,7 +241,12 @@ async function loadThroughput() {
     + `${fmtNumber(sum("processed"))} processed, ${fmtNumber(sum("failed_deliveries"))} failed; `
     + `${fmtNumber(sum("jobs_completed"))} jobs completed, ${fmtNumber(sum("jobs_failed"))} failed. `
     + `Job run time p50 ${ms(lat.job_run.p50_ms)}, p95 ${ms(lat.job_run.p95_ms)}; `
-    + `webhook request p50 ${ms(lat.webhook_request.p50_ms)}, p95 ${ms(lat.webhook_request.p95_ms)}.`;
+    + `webhook request p50 ${ms(lat.webhook_request.p50_ms)}, p95 ${ms(lat.webhook_request.p95_ms)}; `
+    + `webhook → confidence p50 ${ms(lat.webhook_to_confidence.p50_ms)}, p95 ${ms(lat.webhook_to_confidence.p95_ms)}.`;
+  $("#throughput-latency tbody").replaceChildren(...LATENCIES.map(([key, name]) => el("tr", { "data-key": key },
+    el("th", { scope: "row", text: name }),
+    el("td", { class: "vt-num", "data-q": "p50", text: ms(lat[key].p50_ms) }),
+    el("td", { class: "vt-num", "data-q": "p95", text: ms(lat[key].p95_ms) }))));
   const container = $("#chart-throughput");
   if (!b.some((x) => num(x.processed) || num(x.failed_deliveries))) {
     empty(container, "No delivery was processed in this range.");

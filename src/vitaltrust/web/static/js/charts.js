@@ -157,6 +157,35 @@ export function lines(series, { width = 360, height = 180, yMin = 0, yMax = 100,
   return root;
 }
 
+const NEAR_X = 3;   // px: marks closer than this in time ...
+const NEAR_Y = 7;   // ... and in value would cover each other
+const FAN_STEP = 7; // px between the fanned-out marks of one cluster
+const KIND_ORDER = { resolved: 0, conflict: 1, flagged: 2 };
+
+// Group marks that would cover each other and move each group's members apart horizontally
+// (centred on the group, in the order kind, source, value: the same data always gives the
+// same picture). Sets m.cx, m.stack; returns [{cx, cy, size}] of the groups of two or more.
+export function spread(marks) {
+  const order = [...marks].sort((a, b) => a.cx - b.cx || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]
+    || String(a.p.source).localeCompare(String(b.p.source)) || a.p.value - b.p.value);
+  const groups = [];
+  for (const m of order) {
+    let group = null;
+    for (let i = groups.length - 1; i >= 0 && m.cx - groups[i].cx < NEAR_X; i -= 1) {
+      if (Math.abs(m.cy - groups[i].cy) < NEAR_Y) { group = groups[i]; break; }
+    }
+    if (group) group.members.push(m);
+    else groups.push({ cx: m.cx, cy: m.cy, members: [m] });
+  }
+  const shared = [];
+  for (const g of groups) {
+    const n = g.members.length;
+    g.members.forEach((m, i) => { m.stack = n; m.cx = g.cx + (i - (n - 1) / 2) * FAN_STEP; });
+    if (n > 1) shared.push({ cx: g.cx, cy: Math.min(...g.members.map((m) => m.cy)), size: n });
+  }
+  return shared;
+}
+
 // The drill-down: resolved series as a line with dots, conflicting values from other
 // sources as hollow violet diamonds, flagged samples as red triangles. The y axis is set by
 // the resolved and conflicting values only: a flagged value outside it (412 kg among 80s)
@@ -179,48 +208,70 @@ export function samplesChart({ resolved, conflicts, flagged, from, to, unit,
     t.textContent = tick.toFixed(Math.abs(v1 - v0) < 10 ? 1 : 0);
     root.append(t);
   }
-  for (const [ms, anchor, px] of [[from, "start", left], [to, "end", width - right]]) {
-    const t = svg("text", { x: px, y: height - 6, "text-anchor": anchor });
-    t.textContent = new Date(ms).toISOString().slice(0, 10);
+  // a range of a day or two is labelled with times (UTC, as the tooltips), longer with dates
+  const short = to - from <= 2 * 86_400_000;
+  const stamp = (ms) => (short ? new Date(ms).toISOString().slice(5, 16).replace("T", " ")
+    : new Date(ms).toISOString().slice(0, 10));
+  const axis = short ? [[from, "start", left], [(from + to) / 2, "middle", x((from + to) / 2)],
+                        [to, "end", width - right]]
+    : [[from, "start", left], [to, "end", width - right]];
+  for (const [ms, anchor, px] of axis) {
+    const t = svg("text", { x: px, y: height - 6, "text-anchor": anchor, class: "vt-time-label" });
+    t.textContent = stamp(ms);
     root.append(t);
   }
-  const at = (p) => [x(Date.parse(p.measured_at)), y(p.value)];
-  const sorted = [...resolved].sort((a, b) => Date.parse(a.measured_at) - Date.parse(b.measured_at));
-  if (sorted.length > 1) {
-    root.append(svg("polyline", { points: sorted.map((p) => at(p).join(",")).join(" "),
+  // Every reading at its moment (a day is 1/days of the width: readings of one day spread by
+  // their time); marks that would cover each other (the same moment, or within a pixel or
+  // two, and about the same value) are fanned out side by side, in a fixed order, with "×n".
+  const marks = [
+    ...[...resolved].sort((a, b) => Date.parse(a.measured_at) - Date.parse(b.measured_at))
+      .map((p) => ({ p, kind: "resolved" })),
+    ...conflicts.map((p) => ({ p, kind: "conflict" })),
+    ...flagged.map((p) => ({ p, kind: "flagged" })),
+  ];
+  for (const m of marks) {
+    m.cx = x(Date.parse(m.p.measured_at));
+    m.clamped = m.kind !== "flagged" ? "no" : m.p.value > v1 ? "above" : m.p.value < v0 ? "below" : "no";
+    m.cy = m.clamped === "above" ? top : m.clamped === "below" ? bottom : y(m.p.value);
+  }
+  const clusters = spread(marks);
+  const tip = (p, what) => `${what}: ${p.value} ${unit} at ${p.measured_at}` +
+    (p.source ? ` (${p.source})` : "") + (p.note ? ` — ${p.note}` : "");
+  const resolvedMarks = marks.filter((m) => m.kind === "resolved");
+  if (resolvedMarks.length > 1) {
+    root.append(svg("polyline", { points: resolvedMarks.map((m) => `${m.cx},${m.cy}`).join(" "),
                                   fill: "none", stroke: "#2456c7", "stroke-width": 1.6,
                                   class: "vt-series-resolved" }));
   }
-  const tip = (p, what) => `${what}: ${p.value} ${unit} at ${p.measured_at}` +
-    (p.source ? ` (${p.source})` : "") + (p.note ? ` — ${p.note}` : "");
-  for (const p of sorted) {
-    const [cx, cy] = at(p);
-    root.append(svg("circle", { cx, cy, r: 3, fill: "#2456c7", class: "vt-point-resolved" },
-                    title(tip(p, "resolved"))));
-  }
-  for (const p of conflicts) {
-    const [cx, cy] = at(p);
-    root.append(svg("rect", { x: cx - 4, y: cy - 4, width: 8, height: 8, fill: "#fff",
-                              stroke: "#8a5cf5", "stroke-width": 2,
-                              transform: `rotate(45 ${cx} ${cy})`, class: "vt-point-conflict" },
-                    title(tip(p, "conflicting value"))));
-  }
-  for (const p of flagged) {
-    const cx = x(Date.parse(p.measured_at));
-    const above = p.value > v1;
-    const below = p.value < v0;
-    const cy = above ? top : below ? bottom : y(p.value);
-    // outside the scale: a triangle at the edge pointing out, with the value written
-    const d = below ? `M${cx},${cy + 6} L${cx + 5.5},${cy - 4} L${cx - 5.5},${cy - 4} Z`
-      : `M${cx},${cy - 6} L${cx + 5.5},${cy + 4} L${cx - 5.5},${cy + 4} Z`;
-    root.append(svg("path", { d, fill: "#c0392b", class: "vt-point-flagged",
-                              "data-clamped": above ? "above" : below ? "below" : "no" },
-                    title(tip(p, "flagged"))));
-    if (above || below) {
-      const label = svg("text", { x: cx + 7, y: above ? top + 4 : bottom - 2, class: "vt-flag-value" });
-      label.textContent = `${p.value} ${unit || ""}`.trim();
-      root.append(label);
+  for (const m of marks) {
+    const { p, cx, cy } = m;
+    const shared = m.stack > 1 ? `, one of ${m.stack} readings drawn side by side` : "";
+    const common = { "data-at": p.measured_at, "data-stack": m.stack > 1 ? m.stack : null };
+    if (m.kind === "resolved") {
+      root.append(svg("circle", { cx, cy, r: 3, fill: "#2456c7", class: "vt-point-resolved", ...common },
+                      title(tip(p, "resolved") + shared)));
+    } else if (m.kind === "conflict") {
+      root.append(svg("rect", { x: cx - 4, y: cy - 4, width: 8, height: 8, fill: "#fff",
+                                stroke: "#8a5cf5", "stroke-width": 2,
+                                transform: `rotate(45 ${cx} ${cy})`, class: "vt-point-conflict", ...common },
+                      title(tip(p, "conflicting value") + shared)));
+    } else {
+      // outside the scale: a triangle at the edge pointing out, with the value written
+      const d = m.clamped === "below" ? `M${cx},${cy + 6} L${cx + 5.5},${cy - 4} L${cx - 5.5},${cy - 4} Z`
+        : `M${cx},${cy - 6} L${cx + 5.5},${cy + 4} L${cx - 5.5},${cy + 4} Z`;
+      root.append(svg("path", { d, fill: "#c0392b", class: "vt-point-flagged", "data-clamped": m.clamped, ...common },
+                      title(tip(p, "flagged") + shared)));
+      if (m.clamped !== "no") {
+        const label = svg("text", { x: cx + 7, y: m.clamped === "above" ? top + 4 : bottom - 2, class: "vt-flag-value" });
+        label.textContent = `${p.value} ${unit || ""}`.trim();
+        root.append(label);
+      }
     }
+  }
+  for (const c of clusters) {
+    const count = svg("text", { x: c.cx, y: Math.max(top - 6, c.cy - 9), "text-anchor": "middle", class: "vt-stack-count" });
+    count.textContent = `×${c.size}`;
+    root.append(count);
   }
   return root;
 }

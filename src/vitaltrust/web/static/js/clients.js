@@ -1,29 +1,31 @@
-// /clients: one row per client from GET /api/clients, filtered by metric and level on the
-// server, refreshed every 60 s. The filter lives in the URL so a view can be shared.
+// /clients: one row per client from GET /api/clients: filtered by metric and level, searched
+// by name or e-mail, sorted and paged (offset pages of PAGE_SIZE) on the server, refreshed
+// every 60 s. The filters live in the URL so a view can be shared. The client column stays
+// visible while the table scrolls sideways inside its box (CSS position: sticky).
 import { api } from "./api.js";
 import { $, el, every, fmtAge, fmtNumber, fmtValue, initShell, levelBadge, reportError, stamp } from "./ui.js";
 import { sparkline } from "./charts.js";
 
 const REFRESH_MS = 60_000;
+const SEARCH_DELAY_MS = 300;
+const PAGE_SIZE = 25;
+const SORTS = ["worst", "best", "name", "stale"];
 const role = $("#vt-main").dataset.role;
 const metricSelect = $("#filter-metric");
 const levelSelect = $("#filter-level");
 const sortSelect = $("#sort");
+const search = $("#filter-q");
 let latest = null;
-
-const SORTS = {
-  worst: null, // the API's order
-  best: (a, b) => b.worst_rank - a.worst_rank || (b.worst_score ?? -1) - (a.worst_score ?? -1),
-  name: (a, b) => label(a).localeCompare(label(b)),
-  stale: (a, b) => (Date.parse(a.last_sample_at) || 0) - (Date.parse(b.last_sample_at) || 0),
-};
+let page = 1;
 
 const label = (c) => c.display_name || c.email;
 
 function readUrl() {
   const params = new URLSearchParams(location.search);
   levelSelect.value = params.get("level") || "";
-  sortSelect.value = SORTS[params.get("sort")] !== undefined ? params.get("sort") : "worst";
+  sortSelect.value = SORTS.includes(params.get("sort")) ? params.get("sort") : "worst";
+  search.value = params.get("q") || "";
+  page = Math.max(1, Number.parseInt(params.get("page"), 10) || 1);
   return params.get("metric") || "";
 }
 
@@ -32,6 +34,8 @@ function writeUrl() {
   if (metricSelect.value) params.set("metric", metricSelect.value);
   if (levelSelect.value) params.set("level", levelSelect.value);
   if (sortSelect.value !== "worst") params.set("sort", sortSelect.value);
+  if (search.value.trim()) params.set("q", search.value.trim());
+  if (page > 1) params.set("page", String(page));
   const query = params.toString();
   history.replaceState(null, "", location.pathname + (query ? `?${query}` : ""));
 }
@@ -58,27 +62,38 @@ function cell(client, metric) {
   return td;
 }
 
+function renderPager(data) {
+  const first = data.matched ? data.offset + 1 : 0;
+  const last = data.offset + data.clients.length;
+  $("#clients-pager").hidden = data.matched <= PAGE_SIZE;
+  $("#page-info").textContent = `${first}–${last} of ${data.matched}`;
+  $("#page-prev").disabled = data.offset === 0;
+  $("#page-next").disabled = last >= data.matched;
+}
+
 function render() {
   const data = latest;
   const metrics = metricSelect.value ? data.metrics.filter((m) => m.metric === metricSelect.value) : data.metrics;
-  const rows = [...data.clients];
-  if (SORTS[sortSelect.value]) rows.sort(SORTS[sortSelect.value]);
-  $("#clients thead tr").replaceChildren(el("th", { text: "Client" }), el("th", { text: "Last sample" }),
-    ...metrics.map((m) => el("th", { text: m.display_name })));
+  const rows = data.clients;
+  $("#clients thead tr").replaceChildren(el("th", { text: "Client", scope: "col" }),
+    el("th", { text: "Last sample" }), ...metrics.map((m) => el("th", { text: m.display_name })));
   $("#clients tbody").replaceChildren(...rows.map((c) => el("tr", { "data-user-id": c.user_id },
-    el("td", { "data-label": "Client", class: "vt-client" }, el("strong", { text: label(c) }),
+    el("td", { "data-label": "Client", class: "vt-client" },
+       el("a", { href: `/clients/${c.user_id}`, title: "the client's overview" }, el("strong", { text: label(c) })),
        c.display_name ? el("div", { class: "vt-note", text: c.email }) : null),
     el("td", { "data-label": "Last sample", text: fmtAge(c.last_sample_at) }),
     ...metrics.map((m) => cell(c, m)))));
-  const filtered = Boolean(metricSelect.value || levelSelect.value);
-  $("#clients-count").textContent = filtered
-    ? `${rows.length} of ${data.total_clients} clients match` : `${rows.length} clients`;
+  const narrowed = Boolean(metricSelect.value || levelSelect.value || search.value.trim());
+  $("#clients-count").textContent = narrowed
+    ? `${data.matched} of ${data.total_clients} clients match` : `${data.total_clients} clients`;
+  renderPager(data);
   $("#clients").hidden = rows.length === 0;
   $("#clients-empty").hidden = rows.length > 0;
   if (!rows.length) {
     $("#clients-empty-title").textContent = data.total_clients ? "No client matches" : "No clients yet";
     $("#clients-empty-text").textContent = data.total_clients
-      ? "No client has data at this level for this metric. Change the filter to see more."
+      ? (search.value.trim() ? `No client's name or e-mail contains "${search.value.trim()}".`
+        : "No client has data at this level for this metric.") + " Change the filter to see more."
       : role === "client" ? "No data has arrived for you yet."
         : role === "admin" ? "No client accounts exist yet (vitaltrust users create --role client)."
           : "No client is assigned to you. An administrator assigns clients with "
@@ -87,18 +102,27 @@ function render() {
 }
 
 async function load(wantedMetric) {
-  const params = new URLSearchParams();
+  const params = new URLSearchParams({ sort: sortSelect.value, limit: String(PAGE_SIZE),
+                                       offset: String((page - 1) * PAGE_SIZE) });
   const metric = wantedMetric ?? metricSelect.value;
   if (metric) params.set("metric", metric);
   if (levelSelect.value) params.set("level", levelSelect.value);
-  latest = await api("/api/clients" + (params.toString() ? `?${params}` : ""));
+  if (search.value.trim()) params.set("q", search.value.trim());
+  latest = await api(`/api/clients?${params}`);
+  if (latest.matched && !latest.clients.length && page > 1) {  // past the end (a shared link)
+    page = Math.ceil(latest.matched / PAGE_SIZE);
+    writeUrl();
+    return load(wantedMetric);
+  }
   fillMetricOptions(latest.metrics, metric);
   $("#clients-loading").hidden = true;
   render();
   stamp("#clients-updated");
+  return latest;
 }
 
-async function refilter() {
+async function refilter({ keepPage = false } = {}) {
+  if (!keepPage) page = 1;
   writeUrl();
   $("#clients-loading").hidden = false;
   try { await load(); reportError("clients", null); } catch (err) { reportError("clients", err); }
@@ -107,9 +131,17 @@ async function refilter() {
 
 initShell();
 const initialMetric = readUrl();
-metricSelect.addEventListener("change", refilter);
-levelSelect.addEventListener("change", refilter);
-sortSelect.addEventListener("change", () => { writeUrl(); if (latest) render(); });
+metricSelect.addEventListener("change", () => refilter());
+levelSelect.addEventListener("change", () => refilter());
+sortSelect.addEventListener("change", () => refilter());
+let typing = null;
+search.addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(() => refilter(), SEARCH_DELAY_MS);
+});
+$("#filters").addEventListener("submit", (e) => { e.preventDefault(); clearTimeout(typing); refilter(); });
+$("#page-prev").addEventListener("click", () => { page = Math.max(1, page - 1); refilter({ keepPage: true }); });
+$("#page-next").addEventListener("click", () => { page += 1; refilter({ keepPage: true }); });
 let first = true;
 every(REFRESH_MS, "clients", async () => {
   try {

@@ -1,4 +1,4 @@
-// /clients/{id}/metrics/{metric}: samples chart (30/90 days), the score's components and
+// /clients/{id}/metrics/{metric}: samples chart (1, 7, 30 or 90 days), the score's components and
 // reasons, and the source priority editor. A saved priority enqueues a recalculation; the
 // page polls the confidence until the new score is there.
 import { api } from "./api.js";
