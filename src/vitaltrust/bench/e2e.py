@@ -251,6 +251,17 @@ async def one_run(base: str, db_url: str, rate: float | None, n: int, users: int
         await conn.close()
 
 
+def settings_env(pairs: list[str]) -> dict[str, str]:
+    """`VITALTRUST_NAME=value` options as an environment (a clear error for anything else)."""
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.startswith("VITALTRUST_") or not name[11:].replace("_", "").isalnum():
+            raise typer.BadParameter(f"expected VITALTRUST_NAME=value, not {pair!r}")
+        env[name] = value
+    return env
+
+
 def _median(runs: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in runs if r[key] is not None]
     return round(statistics.median(values), 1) if values else None
@@ -292,6 +303,12 @@ def register(bench_app: typer.Typer) -> None:
         url: Annotated[str | None, typer.Option(
             help="A running server (its database is DATABASE_URL); default: start "
                  "`vitaltrust serve` on a throw-away database.")] = None,
+        setting: Annotated[list[str] | None, typer.Option(
+            help="Self-started: VITALTRUST_NAME=value for the candidate's servers (repeat; "
+                 "the bench's own VITALTRUST_* environment is not passed on).")] = None,
+        baseline_setting: Annotated[list[str] | None, typer.Option(
+            help="With --baseline: VITALTRUST_NAME=value for the baseline's servers "
+                 "(repeat); given, it replaces the in-process, per-job baseline.")] = None,
     ) -> None:
         """Time from 202 to the confidence cache reflecting the sample; JSON."""
         from vitaltrust.bench._serve import PER_JOB_INLINE, throwaway_serve
@@ -306,8 +323,9 @@ def register(bench_app: typer.Typer) -> None:
                                        watch_ms, settle, sandbox=url is not None))
 
         head = {"scenario": "e2e", "mode": "backlog" if backlog else "rate", "deliveries": n,
-                "baseline": (baseline_src or "serve, inline worker, per-job handlers")
-                if baseline else None,
+                "settings": setting or [],
+                "baseline": (baseline_setting or baseline_src
+                             or "serve, inline worker, per-job handlers") if baseline else None,
                 "rate": paced, "users": users, "watch_ms": watch_ms,
                 "server": url or (f"api + {workers} workers" if workers else "serve")}
         if url is not None:
@@ -315,8 +333,11 @@ def register(bench_app: typer.Typer) -> None:
             typer.echo(json.dumps({**head, "runs": results, "median": _summary(results)},
                                   indent=2))
             return
-        base_env = {"PYTHONPATH": baseline_src} if baseline_src else PER_JOB_INLINE
-        variants = {"candidate": None, **({"baseline": base_env} if baseline else {})}
+        cand_env = settings_env(setting or [])
+        base_env = ({"PYTHONPATH": baseline_src} if baseline_src else {}) | (
+            settings_env(baseline_setting) if baseline_setting
+            else {} if baseline_src else PER_JOB_INLINE)
+        variants = {"candidate": cand_env, **({"baseline": base_env} if baseline else {})}
         results_by: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
         for _ in range(runs):
             for name, env in variants.items():
