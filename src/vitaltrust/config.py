@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     # `serve`: the worker in a child process (its own interpreter and GIL, so job handlers
     # do not stall the API's event loop) or inline in the API process
     serve_worker: Literal["process", "inline"] = "process"
+    # `serve`'s worker process runs at this nice level (0-19), so that on a busy host the
+    # API's intake (durable deliveries, 202s) gets the CPU first and processing catches up
+    serve_worker_nice: int = Field(default=10, ge=0, le=19)
 
     # --- confidence -----------------------------------------------------------------
     # the model new scores are computed with ("1": as specified, "2": calibrated, see
