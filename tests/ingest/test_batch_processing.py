@@ -56,8 +56,13 @@ async def test_a_batch_gives_every_event_the_per_event_outcome(
         ids.append(int(r.json()["webhook_event_id"]))
     # a second job for the first delivery (a provider retry racing a rescue): still once
     await enqueue_many(conn, [NewJob("webhook_processing", {"webhook_event_id": ids[0]})])
-    # 7 processing jobs, then 2 confidence jobs (both users' weight)
-    assert await run_until_idle(app_client.app.state.pool, settings) == 9  # type: ignore[attr-defined]
+    # 7 processing jobs; the batch scores both users' weight itself (score_inline, the
+    # default), so no confidence job follows
+    assert await run_until_idle(app_client.app.state.pool, settings) == 7  # type: ignore[attr-defined]
+    scored = await (await conn.execute(
+        "SELECT user_id FROM metric_confidence_cache WHERE metric = 'weight' ORDER BY 1")
+                    ).fetchall()
+    assert [r["user_id"] for r in scored] == sorted([one.user_id, two.user_id])
     events, samples = await snapshot(conn)
     assert [e["status"] for e in events] == [
         "processed", "processed", "unmatched", "failed", "ignored", "processed"]
