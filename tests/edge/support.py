@@ -13,7 +13,9 @@ from vitaltrust.ingest.sources import link_account
 
 # counters and limiter state move with every request, accepted or not; they hold no input
 # (the alert watchdog, which writes rows on its own schedule, is off in these tests)
-NOT_STORED_INPUT = ("schema_migrations", "rate_limit_state", "workers", "scheduler_tasks")
+# (job_pending_counts: derived from background_jobs, folded by the leader on its schedule)
+NOT_STORED_INPUT = ("schema_migrations", "rate_limit_state", "workers", "scheduler_tasks",
+                    "job_pending_counts")
 TABLES = """
 SELECT tablename FROM pg_tables
 WHERE schemaname = 'public' AND tablename NOT LIKE '%%stats%%' AND tablename <> ALL(%s)

@@ -23,6 +23,8 @@ ORDER BY 1
 """
 # Superusers skip foreign-key and trigger work for the load (a bench database only).
 SKIP_TRIGGERS = "SET session_replication_role = replica"
+# the load bypassed the pending-job counters' triggers (migration 0712)
+REBUILD_PENDING_COUNTS = "SELECT rebuild_job_pending_counts()"
 LOAD_MEMORY = "SET maintenance_work_mem = '256MB'"
 # generate_series makes the planner guess badly; JIT compilation would cost more than it saves
 NO_JIT = "SET jit = off"

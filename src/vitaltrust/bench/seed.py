@@ -67,6 +67,7 @@ async def seed(conn: Conn, params: dict[str, int], *, progress: bool = True) -> 
         await conn.execute(ix["definition"])
     timings["rebuild_indexes"] = round(time.perf_counter() - t0, 2)
     await conn.execute("RESET session_replication_role")
+    await conn.execute(q.REBUILD_PENDING_COUNTS)
     t0 = time.perf_counter()
     await conn.execute("VACUUM ANALYZE")  # visibility map for index-only scans, fresh stats
     timings["vacuum_analyze"] = round(time.perf_counter() - t0, 2)

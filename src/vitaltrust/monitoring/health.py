@@ -254,11 +254,12 @@ def judge_health(signals: HealthSignals, t: HealthThresholds) -> HealthReport:
 # for an account link (the deliveries page lists it) and is not a pipeline fault.
 MEASURE = """
 WITH queue AS (
-    SELECT count(*)::bigint AS pending,
-           extract(epoch FROM now() - min(b.run_at) FILTER (WHERE b.run_at <= now()))::float8
+    -- the exact counters (migration 0710), and the first entry of the pending run_at index
+    SELECT (SELECT coalesce(sum(p.pending), 0) FROM job_pending_by_day p)::bigint AS pending,
+           extract(epoch FROM now() - (
+               SELECT min(b.run_at) FROM background_jobs b
+               WHERE b.status = 'pending' AND NOT b.is_sandbox AND b.run_at <= now()))::float8
                AS oldest
-    FROM background_jobs b
-    WHERE b.status = 'pending' AND NOT b.is_sandbox
 ), jobs AS (
     SELECT coalesce(sum(j.completed) FILTER (WHERE j.bucket >= now() - %(window)s), 0)
                AS completed,

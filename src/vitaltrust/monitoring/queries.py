@@ -1,4 +1,4 @@
-"""SQL of the monitoring domain (the views and functions live in migrations 0300-0301)."""
+"""SQL of the monitoring domain (the views and functions live in migrations 0300-0301, 0710-0711)."""
 
 from __future__ import annotations
 
@@ -76,10 +76,14 @@ SELECT (SELECT count(*) FROM targets) AS targets, (SELECT count(*) FROM created)
 NOTIFY_JOBS = "SELECT pg_notify('vitaltrust_jobs', 'bulk')"
 
 # --- Prometheus: small aggregates only (partial indexes, rollup totals, snapshots) -------
+# pending from the exact counters (migration 0710), never a count of the backlog
 PROM_QUEUE_DEPTH = """
-SELECT type AS job_type, status, count(*) AS n FROM background_jobs
-WHERE status IN ('pending', 'processing') AND NOT is_sandbox
-GROUP BY 1, 2
+SELECT type AS job_type, 'pending' AS status, sum(pending)::bigint AS n FROM job_pending_by_day
+GROUP BY 1
+UNION ALL
+SELECT type, 'processing', count(*) FROM background_jobs
+WHERE status = 'processing' AND NOT is_sandbox
+GROUP BY 1
 UNION ALL
 SELECT type, 'failed', count(*) FROM background_jobs
 WHERE status = 'failed' AND NOT is_sandbox
@@ -109,3 +113,4 @@ WHERE last_seen_at > now() - make_interval(secs => 3 * heartbeat_seconds)
 """
 REFRESH_CONFIDENCE_SNAPSHOT = "SELECT refresh_confidence_daily_stats() AS metrics"
 ROLLUP_DAYS = "SELECT rollup_monitoring_days() AS days"
+COMPACT_PENDING_COUNTS = "SELECT compact_job_pending_counts() AS folded"
