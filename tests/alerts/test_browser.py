@@ -49,7 +49,11 @@ def test_admin_manages_destinations_on_the_alerts_page(browser: Browser, world: 
     expect(row).to_have_count(1)
     expect(row).to_contain_text("https://hooks.example/…")
     expect(row).not_to_contain_text("path-secret")
-    row.get_by_role("button", name="Send test").click()
+    # the log is read when "Log" is clicked: wait for the test send's answer first (it
+    # fails to resolve hooks.example, which can take seconds on a loaded host)
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/test"),
+                              timeout=30_000):
+        row.get_by_role("button", name="Send test").click()
     row.get_by_role("button", name="Log").click()
     log = page.locator("#delivery-log tbody tr")
     expect(log).to_have_count(1)
