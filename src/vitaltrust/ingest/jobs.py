@@ -133,7 +133,6 @@ class Outcome:
     event_type: str | None = None
     ignored: tuple[str, ...] = ()
     groups: list[SampleGroup] = field(default_factory=list)  # one per linked account
-    accounts: list[str] = field(default_factory=list)        # the account of each group
     rejections: list[Rejection] = field(default_factory=list)
     stored: int = 0
 
@@ -161,7 +160,6 @@ def prepare(event: dict[str, Any], parsed: AdapterResult | AdapterError,
                 continue
             out.groups.append(SampleGroup(user_id, event["source_id"], event["webhook_event_id"],
                                           samples, event["is_sandbox"]))
-            out.accounts.append(account)
         if by_account and not out.groups:
             out.status = "unmatched"
     out.seconds = time.perf_counter() - started
@@ -177,7 +175,8 @@ async def _store_all(conn: Conn, outcomes: list[Outcome]) -> None:
     results = iter(await store_groups(conn, groups))
     share = (time.perf_counter() - started) / sum(1 for o in outcomes if o.groups)
     for o in outcomes:
-        for account, _ in zip(o.accounts, o.groups, strict=True):
+        for group in o.groups:  # one per account: its samples all carry that account
+            account = group.samples[0].external_user_id
             result = next(results)
             o.stored += result.stored
             o.rejections.extend(Rejection(r.index, r.reason, r.metric,

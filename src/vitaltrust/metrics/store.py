@@ -246,7 +246,16 @@ async def store_groups(conn: Conn, groups: Sequence[SampleGroup], *,
     per_day = day_metrics(specs.values())
     kept, rejections = await _normalize(conn, groups, now, specs, per_day)
     if len(groups) > 1 and _collide(groups, kept):
-        return [result for g in groups for result in await store_groups(conn, [g], now=now)]
+        return [result for i, g in enumerate(groups)
+                for result in await _store_normalized(conn, [g], [kept[i]], [rejections[i]],
+                                                      per_day)]
+    return await _store_normalized(conn, groups, kept, rejections, per_day)
+
+
+async def _store_normalized(conn: Conn, groups: Sequence[SampleGroup],
+                            kept: list[list[NormalizedSample]],
+                            rejections: list[list[Rejection]], per_day: frozenset[str]
+                            ) -> list[StoreResult]:
     rows = [(g, s) for g, good in enumerate(kept) for s in good]
     rows = await _drop_outranked(conn, groups, rows, rejections, per_day)
     stored: list[Row] = []
