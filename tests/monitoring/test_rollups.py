@@ -42,8 +42,10 @@ async def test_rollup_keeps_every_view_answer(conn: Conn) -> None:
     source = await manual_source(conn)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     for days_ago, n in ((0, 5), (1, 7), (3, 11), (10, 13)):
+        # past days at noon: two minutes of one day even when the test runs at midnight
+        day = now if days_ago == 0 else (now - timedelta(days=days_ago)).replace(hour=12)
         for minute in (0, 1):
-            await write_minute(conn, now - timedelta(days=days_ago, minutes=minute), source, n)
+            await write_minute(conn, day - timedelta(minutes=minute), source, n)
     before = await snapshot(conn)
     dates = {r["date"] for r in before["edge_function_performance"]}
     assert now.date() - timedelta(days=10) not in dates  # outside the 7-day window

@@ -19,7 +19,7 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.web.conftest import delivered_world, signed_in
 from tests.web.seed import cache_row
-from tests.web.world import PASSWORD, World, run_sync, send_samples
+from tests.web.world import PASSWORD, World, deliveries, run_sync, send_samples
 from vitaltrust.auth.users import assign_client, create_user
 from vitaltrust.db import connect
 
@@ -48,11 +48,20 @@ async def add_clients(world: World) -> None:
         await conn.close()
 
 
-# the moments of the extra readings, fixed once: the fixture sends them, the tests find them
+# the moments of the extra readings, fixed once: the fixture sends them, the tests find them.
+# Two days back, not one: 19:00 yesterday lies within a few pixels of "3 hours ago" when the
+# tests run in the evening or just after midnight, and the chart then (rightly) fans them out.
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
-YESTERDAY_7 = (NOW - timedelta(days=1)).replace(hour=7, minute=0)
-YESTERDAY_19 = YESTERDAY_7.replace(hour=19)
+DAY_BEFORE_7 = (NOW - timedelta(days=2)).replace(hour=7, minute=0)
+DAY_BEFORE_19 = DAY_BEFORE_7.replace(hour=19)
 AGO_3H, AGO_2H = NOW - timedelta(hours=3), NOW - timedelta(hours=2)
+
+
+def scale_value_at(at: datetime) -> float:
+    """What the world's smart scale sent for Ann at that moment."""
+    ann_scale = next(samples for source, user, samples in deliveries(datetime.now(UTC))
+                     if user == "smartscale-ann")
+    return float(next(s["value"] for s in ann_scale if s["measured_at"] == at.isoformat()))
 
 
 def weight(value: float, at: datetime, device: str) -> dict[str, Any]:
@@ -65,10 +74,11 @@ def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPath
           ) -> Iterator[World]:
     with delivered_world(pg_admin_url, template_db, tmp_path_factory.mktemp("vt-console2")) as w:
         run_sync(add_clients(w))
-        # yesterday: the scale's 07:00 reading (80.1 kg) again from the phone app, the same
-        # moment and value; and a second scale reading at 19:00 the same day
-        send_samples(w, "phoneapp", "phoneapp-ann", [weight(80.1, YESTERDAY_7, "manual")])
-        send_samples(w, "smartscale", "smartscale-ann", [weight(80.3, YESTERDAY_19, "scale")])
+        # two days ago: the scale's 07:00 reading again from the phone app, the same moment
+        # and value; and a second scale reading at 19:00 the same day
+        send_samples(w, "phoneapp", "phoneapp-ann",
+                     [weight(scale_value_at(DAY_BEFORE_7), DAY_BEFORE_7, "manual")])
+        send_samples(w, "smartscale", "smartscale-ann", [weight(80.3, DAY_BEFORE_19, "scale")])
         # and two readings an hour apart within the last day
         send_samples(w, "smartscale", "smartscale-ann", [weight(80.2, AGO_3H, "scale"),
                                                          weight(80.5, AGO_2H, "scale")])
@@ -161,7 +171,7 @@ def test_readings_of_one_day_spread_by_time_and_one_moment_fanned_out(
     page = signed_in(browser, world, "coach", f"/clients/{world.ids['ann']}/metrics/weight",
                      phone=phone)
     chart = page.locator("#chart-samples svg")
-    at7, at19 = YESTERDAY_7.isoformat(), YESTERDAY_19.isoformat()
+    at7, at19 = DAY_BEFORE_7.isoformat(), DAY_BEFORE_19.isoformat()
     scale7 = chart.locator(f".vt-point-resolved[data-at='{at7}']")
     phone7 = chart.locator(f".vt-point-conflict[data-at='{at7}']")
     scale19 = chart.locator(f".vt-point-resolved[data-at='{at19}']")
