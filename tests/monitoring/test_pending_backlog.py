@@ -1,6 +1,6 @@
 """With a pending backlog, the dashboard, job_processing_stats, the health signals and
 /metrics report exactly what a direct count of the queue table says (a sequential scan),
-though they read the pending counters of migration 0710; the counters stay exact through
+though they read the pending and failed counters of migration 0710; the counters stay exact through
 the queue's own statements (claim, complete, fail, release, retry, delete, truncate) and
 their compaction, and can be rebuilt after a load that bypassed the triggers."""
 
@@ -130,10 +130,20 @@ FROM background_jobs WHERE status = 'pending' AND NOT is_sandbox GROUP BY 1, 2
 """
 
 
+FAILED_COUNTERS = "SELECT type, failed FROM job_failed_by_type"
+DIRECT_FAILED = """
+SELECT type, count(*) AS failed FROM background_jobs
+WHERE status = 'failed' AND NOT is_sandbox GROUP BY 1
+"""
+
+
 async def assert_counters_exact(conn: Conn) -> int:
+    """Pending per (type, day) and failed per type as counted; returns the pending total."""
     want = {(r["type"], r["day"]): r["pending"] for r in await direct(conn, DIRECT_COUNTERS)}
     got = {(r["type"], r["day"]): r["pending"] for r in await rows(conn, COUNTERS)}
     assert got == want
+    want_failed = {r["type"]: r["failed"] for r in await direct(conn, DIRECT_FAILED)}
+    assert {r["type"]: r["failed"] for r in await rows(conn, FAILED_COUNTERS)} == want_failed
     return sum(want.values())
 
 
@@ -165,12 +175,17 @@ async def test_counters_stay_exact_through_the_queue_statements(conn: Conn) -> N
     groups = (await rows(conn, "SELECT count(*) AS n FROM job_pending_counts"))[0]["n"]
     assert groups == len(await rows(conn, COUNTERS)) < deltas  # one row per (type, day)
     assert await assert_counters_exact(conn) == before
-    await conn.execute("DELETE FROM job_pending_counts")  # as after a load bypassing triggers
+    failed_groups = (await rows(conn, "SELECT count(*) AS n FROM job_failed_counts"))[0]["n"]
+    assert failed_groups == len(await rows(conn, FAILED_COUNTERS))  # one row per type
+    # as after a load bypassing triggers
+    await conn.execute("DELETE FROM job_pending_counts")
+    await conn.execute("DELETE FROM job_failed_counts")
     rebuilt = (await rows(conn, "SELECT rebuild_job_pending_counts() AS n"))[0]["n"]
     assert rebuilt == before == await assert_counters_exact(conn)
     await conn.execute("TRUNCATE background_jobs CASCADE")
     assert await assert_counters_exact(conn) == 0
     assert await rows(conn, "SELECT * FROM job_pending_counts") == []
+    assert await rows(conn, "SELECT * FROM job_failed_counts") == []
 
 
 async def test_compaction_beside_an_open_enqueue_keeps_both(conn: Conn, db_url: str) -> None:
@@ -200,8 +215,9 @@ async def test_pending_questions_never_scan_the_backlog(conn: Conn) -> None:
     for name, plan in plans.items():
         assert "Seq Scan on background_jobs" not in plan, (name, plan)
         assert "job_pending_counts" in plan, (name, plan)
-        # processing and failed jobs are few: their own partial indexes, never "pending"
+        # processing jobs are few: their own partial index, never "pending"
         assert "Index Cond: (status = 'pending'" not in plan, (name, plan)
+    assert "job_failed_counts" in plans["metrics"]
     # the longest wait is the first entry of the run_at index, not an aggregate over all
     assert "background_jobs_pending_run_at" in plans["health"]
     assert "Limit" in plans["health"]

@@ -13,6 +13,10 @@
 -- exact. The table is append-only (no hot counter row on the enqueue or claim path: two
 -- workers never wait on each other for it); compact_job_pending_counts(), run by the
 -- scheduler leader, folds the deltas into one row per (type, date).
+--
+-- job_failed_counts does the same for failed, non-sandbox jobs per type: counting them
+-- (the dashboard, /metrics) fetched one heap page per failed job (10,000 failed jobs:
+-- ~10,000 buffers, 14 ms; the failed list keeps 100,000 and more).
 
 CREATE TABLE job_pending_counts (
     type text NOT NULL,
@@ -27,6 +31,18 @@ FROM job_pending_counts c
 GROUP BY c.type, c.day
 HAVING sum(c.n) <> 0;
 
+CREATE TABLE job_failed_counts (
+    type text NOT NULL,
+    n    bigint NOT NULL
+);
+
+-- failed, non-sandbox jobs per type (no row for a count of 0)
+CREATE VIEW job_failed_by_type AS
+SELECT c.type, sum(c.n)::bigint AS failed
+FROM job_failed_counts c
+GROUP BY c.type
+HAVING sum(c.n) <> 0;
+
 CREATE FUNCTION job_pending_counts_track() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -35,11 +51,17 @@ BEGIN
         SELECT j.type, (j.created_at AT TIME ZONE 'UTC')::date, count(*)
         FROM new_jobs j WHERE j.status = 'pending' AND NOT j.is_sandbox
         GROUP BY 1, 2;
+        INSERT INTO job_failed_counts (type, n)
+        SELECT j.type, count(*) FROM new_jobs j WHERE j.status = 'failed' AND NOT j.is_sandbox
+        GROUP BY 1;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO job_pending_counts (type, day, n)
         SELECT j.type, (j.created_at AT TIME ZONE 'UTC')::date, -count(*)
         FROM old_jobs j WHERE j.status = 'pending' AND NOT j.is_sandbox
         GROUP BY 1, 2;
+        INSERT INTO job_failed_counts (type, n)
+        SELECT j.type, -count(*) FROM old_jobs j WHERE j.status = 'failed' AND NOT j.is_sandbox
+        GROUP BY 1;
     ELSE
         INSERT INTO job_pending_counts (type, day, n)
         SELECT d.type, d.day, sum(d.n)
@@ -50,6 +72,15 @@ BEGIN
               FROM old_jobs j WHERE j.status = 'pending' AND NOT j.is_sandbox) d
         GROUP BY 1, 2
         HAVING sum(d.n) <> 0;
+        INSERT INTO job_failed_counts (type, n)
+        SELECT d.type, sum(d.n)
+        FROM (SELECT j.type, 1 AS n
+              FROM new_jobs j WHERE j.status = 'failed' AND NOT j.is_sandbox
+              UNION ALL
+              SELECT j.type, -1
+              FROM old_jobs j WHERE j.status = 'failed' AND NOT j.is_sandbox) d
+        GROUP BY 1
+        HAVING sum(d.n) <> 0;
     END IF;
     RETURN NULL;
 END
@@ -59,6 +90,7 @@ CREATE FUNCTION job_pending_counts_clear() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM job_pending_counts;
+    DELETE FROM job_failed_counts;
     RETURN NULL;
 END
 $$;
@@ -81,9 +113,13 @@ INSERT INTO job_pending_counts (type, day, n)
 SELECT b.type, (b.created_at AT TIME ZONE 'UTC')::date, count(*)
 FROM background_jobs b WHERE b.status = 'pending' AND NOT b.is_sandbox
 GROUP BY 1, 2;
+INSERT INTO job_failed_counts (type, n)
+SELECT b.type, count(*) FROM background_jobs b WHERE b.status = 'failed' AND NOT b.is_sandbox
+GROUP BY 1;
 
--- Folds the deltas into one row per (type, day) and drops the zeros; returns the number
--- of rows it read. Deltas committed meanwhile are not in its snapshot and stay as they are.
+-- Folds the deltas into one row per (type, day), and the failed deltas into one row per
+-- type, and drops the zeros; returns the number of rows it read. Deltas committed
+-- meanwhile are not in its snapshot and stay as they are.
 CREATE FUNCTION compact_job_pending_counts() RETURNS integer
 LANGUAGE sql AS $$
     WITH gone AS (
@@ -93,8 +129,15 @@ LANGUAGE sql AS $$
         SELECT g.type, g.day, sum(g.n) FROM gone g
         GROUP BY 1, 2 HAVING sum(g.n) <> 0
         RETURNING 1
+    ), gone_failed AS (
+        DELETE FROM job_failed_counts RETURNING type, n
+    ), kept_failed AS (
+        INSERT INTO job_failed_counts (type, n)
+        SELECT g.type, sum(g.n) FROM gone_failed g
+        GROUP BY 1 HAVING sum(g.n) <> 0
+        RETURNING 1
     )
-    SELECT count(*)::integer FROM gone
+    SELECT ((SELECT count(*) FROM gone) + (SELECT count(*) FROM gone_failed))::integer
 $$;
 
 -- The longest wait of a runnable job (health signals, /metrics) is the first entry here:

@@ -1,5 +1,6 @@
 -- get_monitoring_dashboard_data() and job_processing_stats read the pending counts from
--- job_pending_by_day (0710) instead of counting background_jobs; output unchanged. The
+-- job_pending_by_day, and the dashboard its failed count from job_failed_by_type (0710),
+-- instead of counting background_jobs; output unchanged. The
 -- function is otherwise as in 0500, which had also dropped 0302's jit = off with its
 -- CREATE OR REPLACE (restored here).
 
@@ -25,15 +26,14 @@ DECLARE
     v_breached    integer;
     v_status      text;
 BEGIN
-    -- job queue: pending from the exact counters, live counts of the small states, the
+    -- job queue: pending and failed from the exact counters, processing counted, the
     -- oldest runnable job an ordered lookup, 24 h outcomes from the rollup
     WITH live AS (
         SELECT (SELECT coalesce(sum(p.pending), 0)::bigint FROM job_pending_by_day p) AS pending,
                (SELECT count(*) FROM background_jobs b
                  WHERE b.status = 'processing' AND NOT b.is_sandbox) AS processing
     ), dead AS (
-        SELECT count(*) AS failed FROM background_jobs b
-        WHERE b.status = 'failed' AND NOT b.is_sandbox
+        SELECT coalesce(sum(f.failed), 0)::bigint AS failed FROM job_failed_by_type f
     ), oldest AS (
         SELECT min(b.created_at) AS created_at FROM background_jobs b
         WHERE b.status = 'pending' AND NOT b.is_sandbox AND b.run_at <= now()

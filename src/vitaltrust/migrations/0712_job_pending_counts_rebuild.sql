@@ -1,6 +1,6 @@
--- The pending counters (0710) follow every write that fires triggers. A bulk load with
+-- The pending and failed counters (0710) follow every write that fires triggers. A bulk load with
 -- session_replication_role = replica (bench seed, a hand-made restore) bypasses them:
--- this recomputes the counters from the queue table, locking out queue writers meanwhile
+-- this recomputes both from the queue table, locking out queue writers meanwhile
 -- (SHARE conflicts with their ROW EXCLUSIVE), and returns the pending total.
 CREATE FUNCTION rebuild_job_pending_counts() RETURNS bigint
 LANGUAGE plpgsql AS $$
@@ -13,6 +13,10 @@ BEGIN
     SELECT b.type, (b.created_at AT TIME ZONE 'UTC')::date, count(*)
     FROM background_jobs b WHERE b.status = 'pending' AND NOT b.is_sandbox
     GROUP BY 1, 2;
+    DELETE FROM job_failed_counts;
+    INSERT INTO job_failed_counts (type, n)
+    SELECT b.type, count(*) FROM background_jobs b WHERE b.status = 'failed' AND NOT b.is_sandbox
+    GROUP BY 1;
     SELECT coalesce(sum(c.n), 0) INTO v_total FROM job_pending_counts c;
     RETURN v_total;
 END

@@ -76,7 +76,7 @@ SELECT (SELECT count(*) FROM targets) AS targets, (SELECT count(*) FROM created)
 NOTIFY_JOBS = "SELECT pg_notify('vitaltrust_jobs', 'bulk')"
 
 # --- Prometheus: small aggregates only (partial indexes, rollup totals, snapshots) -------
-# pending from the exact counters (migration 0710), never a count of the backlog
+# pending and failed from the exact counters (migration 0710), never a count of the backlog
 PROM_QUEUE_DEPTH = """
 SELECT type AS job_type, 'pending' AS status, sum(pending)::bigint AS n FROM job_pending_by_day
 GROUP BY 1
@@ -85,9 +85,7 @@ SELECT type, 'processing', count(*) FROM background_jobs
 WHERE status = 'processing' AND NOT is_sandbox
 GROUP BY 1
 UNION ALL
-SELECT type, 'failed', count(*) FROM background_jobs
-WHERE status = 'failed' AND NOT is_sandbox
-GROUP BY 1
+SELECT type, 'failed', failed FROM job_failed_by_type
 """
 PROM_FUNCTION_TOTALS = """
 SELECT function_name, invocations, errors, total_ms, hist FROM function_stats_total
