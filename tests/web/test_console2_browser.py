@@ -57,9 +57,10 @@ DAY_BEFORE_19 = DAY_BEFORE_7.replace(hour=19)
 AGO_3H, AGO_2H = NOW - timedelta(hours=3), NOW - timedelta(hours=2)
 
 
-def scale_value_at(at: datetime) -> float:
+def scale_value_at(world: World, at: datetime) -> float:
     """What the world's smart scale sent for Ann at that moment."""
-    ann_scale = next(samples for source, user, samples in deliveries(datetime.now(UTC))
+    assert world.delivered_at is not None
+    ann_scale = next(samples for source, user, samples in deliveries(world.delivered_at)
                      if user == "smartscale-ann")
     return float(next(s["value"] for s in ann_scale if s["measured_at"] == at.isoformat()))
 
@@ -77,7 +78,7 @@ def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPath
         # two days ago: the scale's 07:00 reading again from the phone app, the same moment
         # and value; and a second scale reading at 19:00 the same day
         send_samples(w, "phoneapp", "phoneapp-ann",
-                     [weight(scale_value_at(DAY_BEFORE_7), DAY_BEFORE_7, "manual")])
+                     [weight(scale_value_at(w, DAY_BEFORE_7), DAY_BEFORE_7, "manual")])
         send_samples(w, "smartscale", "smartscale-ann", [weight(80.3, DAY_BEFORE_19, "scale")])
         # and two readings an hour apart within the last day
         send_samples(w, "smartscale", "smartscale-ann", [weight(80.2, AGO_3H, "scale"),
