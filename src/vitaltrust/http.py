@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
@@ -24,13 +24,31 @@ async def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-async def get_conn(pool: Annotated[AsyncConnectionPool[Conn], Depends(get_pool)]
+F = TypeVar("F", bound=Callable[..., Any])
+READ_ONLY_MARK = "__vitaltrust_read_only__"
+
+
+def read_only(endpoint: F) -> F:
+    """Marks a route whose statements each stand on their own (reads, and at most the
+    single-statement touch of the caller's credential): its connection runs them in
+    autocommit, without the BEGIN and COMMIT round trips. Put it under `@router.get`."""
+    setattr(endpoint, READ_ONLY_MARK, True)
+    return endpoint
+
+
+async def get_conn(request: Request,
+                   pool: Annotated[AsyncConnectionPool[Conn], Depends(get_pool)]
                    ) -> AsyncIterator[Conn]:
-    """One connection and transaction for the request (reads and small writes).
+    """One connection and transaction for the request (reads and small writes); a
+    `read_only` route gets the connection without a transaction.
 
     A route whose reply must follow a durable commit (ingestion) opens its own
     transaction with `vitaltrust.db.transaction` instead.
     """
+    if getattr(request.scope.get("endpoint"), READ_ONLY_MARK, False):
+        async with pool.connection() as conn:
+            yield conn
+        return
     async with transaction(pool) as conn:
         yield conn
 

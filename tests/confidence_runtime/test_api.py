@@ -10,7 +10,10 @@ import pytest
 
 from tests.conftest import bearer_for, make_user
 from tests.metrics.helpers import make_source, manual_source, raw, rows, store
+from vitaltrust.auth.principal import SESSION_COOKIE
+from vitaltrust.auth.sessions import create_session
 from vitaltrust.confidence.jobs import recalculate_pairs
+from vitaltrust.config import Settings
 from vitaltrust.db import Conn
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -175,3 +178,41 @@ async def test_priority_override_by_role(app_client: httpx.AsyncClient, world: W
     assert bad.status_code == 422 and "toaster" in bad.json()["detail"]
     reset = await app_client.put(path, headers=world.headers["client"], json={"priority": None})
     assert reset.json()["overridden"] is False
+
+
+async def test_confidence_lookup_authenticates_before_anything_else(
+        app_client: httpx.AsyncClient, world: World, conn: Conn, settings: Settings) -> None:
+    """The lookup authenticates a bearer token, checks access and reads the cache in one
+    statement; a session cookie takes the usual path. Same answers either way."""
+    path = f"/api/users/{world.client_id}/metrics/weight/confidence"
+    trainer = world.headers["trainer"]
+    # a bad token is a 401 whatever the rest of the request (unknown or impossible user)
+    for target in (world.client_id, world.other_client_id, 99999999999999999999):
+        for token in ("vt_not-a-token", "x" * 500):
+            r = await app_client.get(f"/api/users/{target}/metrics/weight/confidence",
+                                     headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Bearer")
+            assert r.headers["content-type"].startswith(PROBLEM)
+    # a user id out of range for the database: no such user, not a 500
+    r = await app_client.get("/api/users/99999999999999999999/metrics/weight/confidence",
+                             headers=trainer)
+    assert r.status_code == 404
+    # the trainer loses the client: 404, as for any user out of reach
+    assert (await app_client.get(path, headers=trainer)).status_code == 200
+    await conn.execute("DELETE FROM trainer_clients WHERE client_id = %s", (world.client_id,))
+    assert (await app_client.get(path, headers=trainer)).status_code == 404
+    # a revoked token stops working at once
+    await conn.execute("UPDATE api_tokens SET revoked_at = now()")
+    assert (await app_client.get(path, headers=world.headers["admin"])).status_code == 401
+    # a browser session (the admin's cookie) reads the same cached score
+    admin_id = (await (await conn.execute(
+        "SELECT user_id FROM users WHERE role = 'admin' ORDER BY user_id DESC LIMIT 1"
+    )).fetchone() or {})["user_id"]
+    session = await create_session(conn, settings, admin_id, "test")
+    app_client.cookies.set(SESSION_COOKIE, session.token)
+    try:
+        r = await app_client.get(path)
+    finally:
+        app_client.cookies.clear()
+    assert r.status_code == 200 and r.json()["cached"] is True
+    assert r.json()["user_id"] == world.client_id

@@ -7,8 +7,9 @@ bearer tokens need none (a browser never attaches them on its own).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -28,7 +29,8 @@ MAX_SECRET_CHARS = 200
 # The lookups never block and write at most once a minute per credential: the
 # `last_*` stamp is only refreshed when stale, and a row another request is already
 # refreshing is skipped (SKIP LOCKED) rather than waited for.
-LOOKUP_BEARER = """
+# The bearer token's user as `hit` (other statements continue from it, see LOOKUP_BEARER).
+BEARER_HIT = """
 WITH hit AS (
     SELECT u.user_id, u.email, u.role, t.token_id, t.token_hash
     FROM api_tokens t JOIN users u ON u.user_id = t.user_id
@@ -42,8 +44,8 @@ WITH hit AS (
         WHERE s.last_used_at IS NULL OR s.last_used_at < now() - interval '1 minute'
         FOR UPDATE OF s SKIP LOCKED)
 )
-SELECT user_id, email, role, token_hash FROM hit
 """
+LOOKUP_BEARER = BEARER_HIT + "SELECT user_id, email, role, token_hash FROM hit"  # noqa: S608 - constants
 LOOKUP_SESSION = """
 WITH hit AS (
     SELECT u.user_id, u.email, u.role, s.token_hash, s.csrf_hash
@@ -58,17 +60,8 @@ WITH hit AS (
 )
 SELECT user_id, email, role, token_hash, csrf_hash FROM hit
 """
-CAN_SEE_USER = """
-SELECT EXISTS (
-    SELECT 1 FROM users u
-    WHERE u.user_id = %(target)s
-      AND (%(role)s = 'admin'
-           OR u.user_id = %(actor)s
-           OR (%(role)s = 'trainer' AND EXISTS (
-                 SELECT 1 FROM trainer_clients tc
-                 WHERE tc.client_id = u.user_id AND tc.trainer_id = %(actor)s)))
-) AS allowed
-"""
+# admins everyone, anyone themselves, trainers their clients (migration 0720)
+CAN_SEE_USER = "SELECT can_see_user(%(actor)s, %(role)s, %(target)s) AS allowed"
 
 
 @dataclass(frozen=True)
@@ -107,16 +100,27 @@ def csrf_ok(request: Request, csrf_hash: bytes) -> bool:
     return digests_equal(token_digest(sent), csrf_hash)
 
 
+def bearer_digest(token: str) -> bytes:
+    """The digest a bearer token is looked up by; a 401 problem for an over-long one."""
+    if len(token) > MAX_SECRET_CHARS:
+        raise _bad_bearer()
+    return token_digest(token)
+
+
+def bearer_principal(row: Mapping[str, Any] | None, digest: bytes) -> Principal:
+    """The caller, from the row of a statement that starts with BEARER_HIT; a 401 problem
+    unless the token matched (compared in constant time)."""
+    if row is None or not digests_equal(bytes(row["token_hash"]), digest):
+        raise _bad_bearer()
+    return Principal(row["user_id"], row["email"], row["role"], "token")
+
+
 async def optional_principal(request: Request, conn: DbConn) -> Principal | None:
     token = bearer_token(request)
     if token is not None:
-        if len(token) > MAX_SECRET_CHARS:
-            raise _bad_bearer()
-        digest = token_digest(token)
+        digest = bearer_digest(token)
         row = await (await conn.execute(LOOKUP_BEARER, {"digest": digest})).fetchone()
-        if row is None or not digests_equal(bytes(row["token_hash"]), digest):
-            raise _bad_bearer()
-        return Principal(row["user_id"], row["email"], row["role"], "token")
+        return bearer_principal(row, digest)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie or len(cookie) > MAX_SECRET_CHARS:
         return None
@@ -161,15 +165,27 @@ async def require_admin(request: Request, principal: Annotated[Principal, Depend
     return principal
 
 
-async def ensure_can_see_user(conn: DbConn, principal: Principal, user_id: int) -> None:
+def no_such_user(user_id: int) -> Problem:
     """404, not 403, for users outside the caller's reach: existence is not revealed."""
-    if not 0 < user_id <= MAX_BIGINT:  # out of range for bigint: no such user (not a 500)
-        raise Problem(404, f"No user {user_id}.")
-    row = await (await conn.execute(
-        CAN_SEE_USER, {"target": user_id, "role": principal.role, "actor": principal.user_id}
-    )).fetchone()
+    return Problem(404, f"No user {user_id}.")
+
+
+def user_id_in_range(user_id: int) -> bool:
+    """Out of range for bigint: no such user (a 404, not a 500 from the database)."""
+    return 0 < user_id <= MAX_BIGINT
+
+
+def access_params(principal: Principal, user_id: int) -> dict[str, int | str]:
+    """The parameters of CAN_SEE_USER."""
+    if not user_id_in_range(user_id):
+        raise no_such_user(user_id)
+    return {"target": user_id, "role": principal.role, "actor": principal.user_id}
+
+
+async def ensure_can_see_user(conn: DbConn, principal: Principal, user_id: int) -> None:
+    row = await (await conn.execute(CAN_SEE_USER, access_params(principal, user_id))).fetchone()
     if not row or not row["allowed"]:
-        raise Problem(404, f"No user {user_id}.")
+        raise no_such_user(user_id)
 
 
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]

@@ -5,6 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from vitaltrust.auth.principal import (
+    BEARER_HIT,
+    Principal,
+    access_params,
+    bearer_digest,
+    bearer_principal,
+    no_such_user,
+)
 from vitaltrust.db import Conn
 
 TOP_REASONS = 3
@@ -47,11 +55,27 @@ JOIN webhook_sources ws ON ws.source_id = m.winner_source_id
 WHERE m.user_id = %(user_id)s AND m.metric = %(metric)s AND m.winner_measured_at >= %(since)s
 ORDER BY m.winner_measured_at
 """
-SELECT_CACHE = """
-SELECT score, level, latest_value, last_sample_at, sample_count, computed_at, next_refresh_at,
-       data_version, model_version, explanation
-FROM metric_confidence_cache WHERE user_id = %s AND metric = %s
+# The cached score of a user the caller may see: the access check and the cache row in
+# one round trip; for a bearer token the authentication too (the hot lookup).
+_VISIBLE_CACHE = """
+SELECT a.*, c.user_id IS NOT NULL AS cached, c.score, c.level, c.latest_value,
+       c.last_sample_at, c.sample_count, c.computed_at, c.next_refresh_at, c.data_version,
+       c.model_version, c.explanation
+FROM access a
+LEFT JOIN metric_confidence_cache c
+       ON a.allowed AND c.user_id = %(target)s AND c.metric = %(metric)s
 """
+SELECT_VISIBLE_CACHE = """
+WITH access AS (SELECT can_see_user(%(actor)s, %(role)s, %(target)s) AS allowed)
+""" + _VISIBLE_CACHE
+_ACCESS_OF_HIT = """
+, access AS (
+    SELECT h.user_id, h.email, h.role, h.token_hash,
+           can_see_user(h.user_id, h.role, %(target)s) AS allowed
+    FROM hit h
+)
+"""
+SELECT_VISIBLE_CACHE_BY_TOKEN = BEARER_HIT + _ACCESS_OF_HIT + _VISIBLE_CACHE
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -121,10 +145,34 @@ async def sample_series(conn: Conn, user_id: int, metric: str, *, now: datetime,
     return out
 
 
-async def cached_confidence(conn: Conn, user_id: int, metric: str) -> dict[str, Any] | None:
-    row = await (await conn.execute(SELECT_CACHE, (user_id, metric))).fetchone()
-    if row is None:
-        return None
+async def visible_cached_confidence(conn: Conn, principal: Principal, user_id: int,
+                                    metric: str) -> dict[str, Any] | None:
+    """The cached score of a user the caller may see (None when not cached yet); a 404
+    problem for any other user, as `ensure_can_see_user`."""
+    row = await (await conn.execute(
+        SELECT_VISIBLE_CACHE, {**access_params(principal, user_id), "metric": metric})).fetchone()
+    return _visible_payload(row, user_id)
+
+
+async def token_visible_cached_confidence(conn: Conn, token: str, user_id: int,
+                                          metric: str) -> dict[str, Any] | None:
+    """`visible_cached_confidence` for the holder of a bearer token, in one statement: a
+    401 problem for a bad token, then a 404 for a user out of its reach. `user_id` must be
+    in range (`user_id_in_range`)."""
+    digest = bearer_digest(token)
+    row = await (await conn.execute(SELECT_VISIBLE_CACHE_BY_TOKEN, {
+        "digest": digest, "target": user_id, "metric": metric})).fetchone()
+    bearer_principal(row, digest)
+    return _visible_payload(row, user_id)
+
+
+def _visible_payload(row: dict[str, Any] | None, user_id: int) -> dict[str, Any] | None:
+    if row is None or not row["allowed"]:
+        raise no_such_user(user_id)
+    return _cache_payload(row) if row["cached"] else None
+
+
+def _cache_payload(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "score": float(row["score"]), "level": row["level"], "latest_value": row["latest_value"],
         "last_sample_at": _iso(row["last_sample_at"]), "sample_count": row["sample_count"],
