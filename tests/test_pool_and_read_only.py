@@ -1,5 +1,5 @@
 """The request connection: a checkout is checked (an empty query) unless the connection
-came back to the pool a moment ago, so a connection the server cut is replaced, never
+was handed out a moment ago, so a connection the server cut is replaced, never
 handed to a request; a `read_only` route runs without a transaction, any other route in
 one."""
 
@@ -40,16 +40,16 @@ async def backend_pid(pool: AsyncConnectionPool[Conn]) -> int:
         return int(row["pid"])
 
 
-async def test_a_just_returned_connection_is_not_checked_an_idle_one_is(
+async def test_a_just_used_connection_is_not_checked_an_idle_one_is(
         settings: Settings, db_url: str, checks: list[int]) -> None:
     pool = create_pool(db_url, settings.model_copy(update={"pool_min_size": 1,
                                                             "pool_max_size": 1}))
     await pool.open(wait=True)
     try:
         first = await backend_pid(pool)
-        assert await backend_pid(pool) == first  # back a moment ago: no empty query
+        assert await backend_pid(pool) == first  # in use a moment ago: no empty query
         assert checks.count(first) == 1
-        await asyncio.sleep(db.RECENT_RETURN_SECONDS * 2)
+        await asyncio.sleep(db.RECENT_USE_SECONDS * 2)
         assert await backend_pid(pool) == first
         assert checks.count(first) == 2  # idle a while: checked again
     finally:
@@ -65,7 +65,7 @@ async def test_a_connection_the_server_cut_is_replaced_not_handed_out(
     try:
         cut = await backend_pid(pool)
         await admin.execute("SELECT pg_terminate_backend(%s)", (cut,))
-        await asyncio.sleep(db.RECENT_RETURN_SECONDS * 2)
+        await asyncio.sleep(db.RECENT_USE_SECONDS * 2)
         replacement = await backend_pid(pool)  # the request gets a working connection
         assert replacement != cut
         assert cut in checks  # found out by the check, not by the request
