@@ -30,6 +30,9 @@ def world(pg_admin_url: str, template_db: str, tmp_path_factory: pytest.TempPath
         with running_api(db_url, command="api", log_path=tmp_path_factory.mktemp("l") / "api.log",
                          VITALTRUST_OUTBOUND_SECRET_KEY=new_key(),
                          VITALTRUST_DATA_DIR=str(tmp_path_factory.mktemp("d")),
+                         # no worker runs here: the API's watchdog would send its own
+                         # "no live worker" alert to the new destination beside the test
+                         VITALTRUST_ALERT_WATCHDOG="false",
                          **SERVER_ENV) as base:
             w.base = base
             yield w
