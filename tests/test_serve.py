@@ -51,6 +51,8 @@ def test_serve_with_embedded_database_answers_then_stops_it(tmp_path: Path) -> N
         assert len(workers) == 1, "serve runs its worker as a child process"
         # the API's intake gets the CPU first on a busy host
         assert workers[0].nice() == psutil.Process(proc.pid).nice() + 10
+        # and takes fewer slots than a standalone worker (VITALTRUST_SERVE_WORKER_CONCURRENCY)
+        assert workers[0].environ().get("VITALTRUST_WORKER_CONCURRENCY") == "2"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

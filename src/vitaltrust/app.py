@@ -56,7 +56,8 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         if run_worker and worker_process:
             from vitaltrust.queue.service import spawn_worker_process
 
-            child = spawn_worker_process(url, settings.serve_worker_nice)
+            child = spawn_worker_process(url, settings.serve_worker_nice,
+                                         settings.serve_worker_concurrency)
         elif run_worker:
             from vitaltrust.queue.service import start_worker, worker_pool_settings
 
