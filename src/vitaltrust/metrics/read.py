@@ -169,10 +169,8 @@ async def token_visible_cached_confidence(conn: Conn, token: str, user_id: int,
 def _visible_payload(row: dict[str, Any] | None, user_id: int) -> dict[str, Any] | None:
     if row is None or not row["allowed"]:
         raise no_such_user(user_id)
-    return _cache_payload(row) if row["cached"] else None
-
-
-def _cache_payload(row: dict[str, Any]) -> dict[str, Any]:
+    if not row["cached"]:
+        return None
     return {
         "score": float(row["score"]), "level": row["level"], "latest_value": row["latest_value"],
         "last_sample_at": _iso(row["last_sample_at"]), "sample_count": row["sample_count"],

@@ -1,8 +1,7 @@
 -- get_monitoring_dashboard_data() and job_processing_stats read the pending counts from
 -- job_pending_by_day, and the dashboard its failed count from job_failed_by_type (0710),
--- instead of counting background_jobs; output unchanged. The
--- function is otherwise as in 0500, which had also dropped 0302's jit = off with its
--- CREATE OR REPLACE (restored here).
+-- instead of counting background_jobs; output unchanged. The function is otherwise as in
+-- 0500, which had also dropped 0302's jit = off with its CREATE OR REPLACE (restored here).
 
 CREATE OR REPLACE FUNCTION get_monitoring_dashboard_data(p_trainer_id bigint DEFAULT NULL)
 RETURNS jsonb

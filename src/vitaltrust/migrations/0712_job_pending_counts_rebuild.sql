@@ -1,6 +1,6 @@
--- The pending and failed counters (0710) follow every write that fires triggers. A bulk load with
--- session_replication_role = replica (bench seed, a hand-made restore) bypasses them:
--- this recomputes both from the queue table, locking out queue writers meanwhile
+-- The pending and failed counters (0710) follow every write that fires triggers. A bulk
+-- load with session_replication_role = replica (bench seed, a hand-made restore) bypasses
+-- them: this recomputes both from the queue table, locking out queue writers meanwhile
 -- (SHARE conflicts with their ROW EXCLUSIVE), and returns the pending total.
 CREATE FUNCTION rebuild_job_pending_counts() RETURNS bigint
 LANGUAGE plpgsql AS $$

@@ -277,14 +277,13 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def spawn_worker_process(database_url: str, nice: int = 0, concurrency: int | None = None
+def spawn_worker_process(database_url: str, nice: int, concurrency: int
                          ) -> subprocess.Popen[bytes]:
     """`serve`'s worker: a `vitaltrust worker` child on the same database and settings,
     at scheduling priority `nice` (lower than the API's when > 0), with `concurrency`
-    slots when given."""
-    env = {**os.environ, "DATABASE_URL": database_url}
-    if concurrency is not None:
-        env["VITALTRUST_WORKER_CONCURRENCY"] = str(concurrency)
+    slots."""
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "VITALTRUST_WORKER_CONCURRENCY": str(concurrency)}
     proc = subprocess.Popen([sys.executable, "-m", "vitaltrust", "worker"], env=env,
                             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     if nice:
